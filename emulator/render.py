@@ -51,10 +51,15 @@ def _token_logprobs(entries: Sequence[TokenLogprob]) -> list[dict[str, Any]]:
     ]
 
 
+def _scores_refusal(choice: Choice) -> bool:
+    """Whether the choice's logprobs score its refusal (a refusal without content) or its content."""
+    return choice.content_pieces is None and choice.refusal_pieces is not None
+
+
 def _logprobs_body(choice: Choice, entries: Sequence[TokenLogprob]) -> dict[str, Any]:
     """`logprobs` of a choice: scored tokens under `content`, or under `refusal` for a refusal."""
     scored = _token_logprobs(entries)
-    if choice.content_pieces is None and choice.refusal_pieces is not None:
+    if _scores_refusal(choice):
         return {"content": None, "refusal": scored}
     return {"content": scored, "refusal": None}
 
@@ -102,52 +107,54 @@ def completion_json(reply: Reply) -> bytes:
 
 # --- streaming ---------------------------------------------------------------------------
 
-
-def _groups(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), max(1, size)):
-        yield items[start : start + max(1, size)]
+_Step = tuple[dict[str, Any], dict[str, Any] | None, int]  # delta, logprobs, tokens carried
 
 
-def _choice_deltas(choice: Choice, per_chunk: int) -> Iterator[tuple[dict[str, Any], list[TokenLogprob] | None, int]]:
-    """(delta, logprob entries, tokens carried) for one choice, the finish chunk excluded."""
-    scored = list(choice.logprobs) if choice.logprobs is not None else None
-    first: dict[str, Any] = {"role": "assistant"}
-    if choice.content_pieces is None and choice.refusal_pieces is not None:
-        first.update(content=None, refusal="")
-    elif choice.content_pieces is None and choice.tool_calls:
-        first["content"] = None
-    else:
-        first.update(content="", refusal=None)
-    calls = list(choice.tool_calls)
-    if choice.content_pieces is None and choice.refusal_pieces is None and calls:
-        # The first tool fragment rides in the role chunk, as the real API sends it.
-        first["tool_calls"] = [_first_fragment(0, calls[0])]
-        first["refusal"] = None
-    yield first, ([] if scored is not None else None), 0
-
-    position = 0
-    for field, pieces in (("content", choice.content_pieces), ("refusal", choice.refusal_pieces)):
-        for group in _groups(pieces or (), per_chunk):
-            entries = scored[position : position + len(group)] if scored is not None else None
-            position += len(group)
-            yield {field: "".join(group)}, entries, len(group)
-    for index, call in enumerate(calls):
-        if not (index == 0 and "tool_calls" in first):
-            yield {"tool_calls": [_first_fragment(index, call)]}, None, 0
-        for group in _groups(call.argument_pieces, per_chunk):
-            fragment = {"index": index, "function": {"arguments": "".join(group)}}
-            yield {"tool_calls": [fragment]}, None, len(group)
+def _groups(pieces: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """`pieces` in runs of `size` (at least one), the last run possibly shorter."""
+    size = max(1, size)
+    for start in range(0, len(pieces), size):
+        yield pieces[start : start + size]
 
 
 def _first_fragment(index: int, call: ToolCall) -> dict[str, Any]:
+    """The fragment that opens a tool call: the only one with its id, type and name."""
     return {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+
+
+def _choice_steps(choice: Choice, per_chunk: int) -> Iterator[_Step]:
+    """Every chunk of one choice but its finish chunk: the role delta, then what it says."""
+    scored = choice.logprobs
+    first: dict[str, Any] = {"role": "assistant", "content": None if choice.content_pieces is None else ""}
+    calls_only = choice.content_pieces is None and choice.refusal_pieces is None and bool(choice.tool_calls)
+    if calls_only:
+        # The first tool fragment rides in the role chunk, as the real API sends it (protocol §6.3).
+        first["tool_calls"] = [_first_fragment(0, choice.tool_calls[0])]
+    first["refusal"] = None if choice.refusal_pieces is None else ""
+    yield first, None if scored is None else _logprobs_body(choice, ()), 0
+
+    scored_field = "refusal" if _scores_refusal(choice) else "content"
+    for field, pieces in (("content", choice.content_pieces), ("refusal", choice.refusal_pieces)):
+        position = 0
+        for group in _groups(pieces or (), per_chunk):
+            logprobs = None
+            if scored is not None and field == scored_field:
+                logprobs = _logprobs_body(choice, scored[position : position + len(group)])
+            position += len(group)
+            yield {field: "".join(group)}, logprobs, len(group)
+
+    for index, call in enumerate(choice.tool_calls):
+        if index > 0 or not calls_only:
+            yield {"tool_calls": [_first_fragment(index, call)]}, None, 0
+        for group in _groups(call.argument_pieces, per_chunk):
+            yield {"tool_calls": [{"index": index, "function": {"arguments": "".join(group)}}]}, None, len(group)
 
 
 def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
     """Every `chat.completion.chunk` of the reply, with the tokens each carries.
 
-    Choices are interleaved one chunk at a time (as the real API does for n > 1); the usage
-    chunk, when asked for, comes after every finish chunk.
+    Choices take turns, one chunk each (as the real API interleaves n > 1), and each ends
+    with its own `delta: {}` finish chunk; the usage chunk, when asked for, comes last.
     """
     head = {
         "id": reply.id,
@@ -165,30 +172,26 @@ def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[
         return body
 
     per_chunk = reply.delivery.tokens_per_chunk
-    streams = [
-        (choice, _choice_deltas(choice, per_chunk)) for choice in reply.choices
-    ]
-    while streams:
-        still = []
-        for choice, deltas in streams:
-            step = next(deltas, None)
+    running = [(choice, _choice_steps(choice, per_chunk)) for choice in reply.choices]
+    while running:
+        still_running = []
+        for choice, steps in running:
+            step = next(steps, None)
             if step is None:
-                finish = {"index": choice.index, "delta": {}, "logprobs": None, "finish_reason": choice.finish_reason}
-                yield chunk([finish]), 0
+                yield chunk([_choice_chunk(choice.index, {}, None, choice.finish_reason)]), 0
                 continue
-            delta, entries, carried = step
-            logprobs = None
-            if entries is not None:
-                logprobs = _logprobs_body(choice, entries)
-            yield chunk([{"index": choice.index, "delta": delta, "logprobs": logprobs, "finish_reason": None}]), carried
-            still.append((choice, deltas))
-        streams = still
+            delta, logprobs, carried = step
+            yield chunk([_choice_chunk(choice.index, delta, logprobs, None)]), carried
+            still_running.append((choice, steps))
+        running = still_running
     if include_usage:
         yield chunk([], usage_body(reply.usage)), 0
 
 
-def _obfuscation(rng: random.Random) -> str:
-    return "".join(rng.choice(_OBFUSCATION_ALPHABET) for _ in range(rng.randint(0, 15)))
+def _choice_chunk(
+    index: int, delta: dict[str, Any], logprobs: dict[str, Any] | None, finish_reason: str | None
+) -> dict[str, Any]:
+    return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
 def event(body: dict[str, Any]) -> bytes:
@@ -201,38 +204,40 @@ class StreamDisconnect(Exception):
 
 
 async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = True) -> AsyncIterator[bytes]:
-    """The reply as SSE bytes, paced by its delivery, ending in `data: [DONE]`."""
-    delivery = reply.delivery
-    latency = delivery.latency
+    """The reply as SSE bytes, paced by its delivery, ending in `data: [DONE]`.
+
+    Pacing: `first_token_ms` before the first chunk, then `per_token_ms` for every token a
+    chunk carries, each delay moved by up to `jitter_ms`. A delivery fault replaces the
+    chunks from `after_chunks` on, and `[DONE]`, with what the fault puts on the wire.
+    """
+    latency = reply.delivery.latency
+    fault = reply.delivery.fault
     rng = random.Random(secrets.randbits(32))
-    fault = delivery.fault
-    sent = 0
-    for body, carried in chunks(reply, include_usage=include_usage):
+    # Obfuscation pads every chunk with 0-15 random letters and digits (protocol §6.3): slices
+    # of one random string per stream, as random to a reader and far cheaper per chunk.
+    padding = "".join(rng.choices(_OBFUSCATION_ALPHABET, k=80))
+    for sent, (body, carried) in enumerate(chunks(reply, include_usage=include_usage)):
         if fault is not None and sent == fault.after_chunks:
-            for data in _fault(fault):
-                yield data
-            return
-        delay = latency.first_token_ms if sent == 1 else latency.per_token_ms * carried
-        if latency.jitter_ms and delay:
+            break
+        delay = latency.first_token_ms if sent == 0 else latency.per_token_ms * carried
+        if delay and latency.jitter_ms:
             delay = max(0.0, delay + rng.uniform(-latency.jitter_ms, latency.jitter_ms))
         if delay:
             await asyncio.sleep(delay / 1000)
         if obfuscate:
-            body["obfuscation"] = _obfuscation(rng)
+            start, length = divmod(rng.getrandbits(10), 16)
+            body["obfuscation"] = padding[start : start + length]
         yield event(body)
-        sent += 1
-    if fault is not None and sent <= fault.after_chunks:
-        for data in _fault(fault):
-            yield data
-        return
-    yield DONE
-
-
-def _fault(fault: StreamFault) -> Iterator[bytes]:
-    """What a mid-stream fault puts on the wire (protocol §6.5), or a dropped connection."""
-    if fault.kind == "error":
-        yield event({"error": {"message": fault.message, "type": fault.type, "param": None, "code": fault.code}})
-    elif fault.kind == "malformed":
-        yield b'data: {"id": "chatcmpl-\n\n'
+    if fault is None:
+        yield DONE
     else:
-        raise StreamDisconnect()
+        yield _fault(fault)
+
+
+def _fault(fault: StreamFault) -> bytes:
+    """What a mid-stream fault puts on the wire (protocol §6.5); a disconnect raises instead."""
+    if fault.kind == "error":
+        return event({"error": {"message": fault.message, "type": fault.type, "param": None, "code": fault.code}})
+    if fault.kind == "malformed":
+        return b'data: {"id": "chatcmpl-\n\n'
+    raise StreamDisconnect()
