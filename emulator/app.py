@@ -5,9 +5,11 @@ request -> auth -> validate -> fixture or generator -> Reply -> JSON or SSE -> j
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import Mapping
@@ -19,43 +21,65 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from . import reply as replies
 from . import render
+from . import reply as replies
+from .admin import admin_routes
 from .auth import check_key
-from .errors import OpenAIError
+from .errors import SERVER_ERROR, FixtureFault, OpenAIError
 from .generate import generate, request_seed
 from .journal import Journal, JournalEntry, redact_headers
+from .matching import RequestView
 from .models import model_info
+from .registry import FixtureHandle, Registry
 from .settings import Settings
 from .types import Reply, Script
 from .validation import parse_body, validate_request
 
 log = logging.getLogger("emulator")
 
-SERVER_ERROR = (
-    "The server had an error processing your request. Sorry about that! You can retry your request, "
-    "or contact us through our help center at help.openai.com if you keep seeing this error. "
-    "(Please include the request ID {request_id} in your email.)"
-)
-
 
 class Emulator:
-    """The state that outlives a request: settings, journal and the arrival counter."""
+    """Everything that outlives a request: settings, fixtures and their state, journal, arrivals.
+
+    >>> emulator = Emulator(Settings())  # FixtureError if a file of settings.fixtures is broken
+    >>> handle = emulator.add_fixture({"match": {"last_user": "hi"}, "reply": {"content": "hello"}})
+    >>> handle.call_count
+    0
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.journal = Journal(settings.journal_size)
+        self.fixtures = Registry(settings.fixtures)
         self._arrivals = itertools.count()
 
     def reset(self) -> None:
-        """Forget everything requests left behind."""
+        """Forget everything requests and tests left behind: journal, runtime fixtures, counters, scenarios."""
         self.journal.clear()
+        self.fixtures.reset()
         self._arrivals = itertools.count()
 
-    def answer(self, body: dict[str, Any]) -> tuple[Script, int]:
-        """What to say to a validated request, and the seed its reply draws from."""
+    def add_fixture(self, spec: Mapping[str, Any]) -> FixtureHandle:
+        """Add a fixture entry, written as in a file, before the file fixtures; FixtureError if broken."""
+        return self.fixtures.add(spec)
+
+    def answer(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> tuple[Script, int]:
+        """What to say to a validated request, and the seed its reply draws from.
+
+        The first fixture that matches scripts it; else the generator does, unless strict
+        mode turns the miss into a 400 that names the closest fixtures.
+        """
         seed = request_seed(body, self.settings.seed, next(self._arrivals))
-        return generate(body, seed), seed
+        view = RequestView(body, headers)
+        selected = self.fixtures.select(view)
+        if selected is None:
+            if self.settings.strict:
+                raise self.fixtures.not_found(view)
+            return generate(body, seed), seed
+        fixture, reply, failing = selected.fixture, selected.reply, selected.failing
+        if failing and reply.fault is not None and reply.fault.status is not None:
+            raise reply.fault.error(fixture.name, view, request_id)
+        return reply.script(f"fixture:{fixture.name}", view, seed, failing), seed
 
 
 def request_id() -> str:
@@ -133,14 +157,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
             body = parse_body(await read_body(request, emulator.settings.max_body_bytes), request.headers.get("content-type"))
             validate_request(body)
             _check_model(body["model"], emulator.settings)
-            script, seed = emulator.answer(body)
+            script, seed = emulator.answer(body, request.headers, rid)
             reply = replies.build_reply(body, script, seed)
         except OpenAIError as error:
-            _journal(emulator, request, body, error.status, None, error.body(), started)
+            fixture = error.fixture if isinstance(error, FixtureFault) else None
+            _journal(emulator, request, body, error.status, fixture, error.body(), started)
             _log(request.method, request.url.path, error.status, body and _model(body), "error", started)
             return error_response(error, rid, started)
         headers = {**standard_headers(rid, started), **reply.delivery.headers}
-        _journal(emulator, request, body, 200, reply, replies.summary(reply), started)
+        _journal(emulator, request, body, 200, _fixture_name(reply), replies.summary(reply), started)
         _log(request.method, request.url.path, 200, body["model"], reply.source, started)
         if body.get("stream"):
             options = body.get("stream_options") or {}
@@ -150,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 obfuscate=options.get("include_obfuscation") is not False,
             )
             return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
+        await asyncio.sleep(_answer_delay(reply))
         return Response(render.completion_json(reply), headers=headers, media_type="application/json")
 
     async def list_stored_completions(request: Request) -> Response:
@@ -175,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/v1/chat/completions", list_stored_completions, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", retrieve_model, methods=["GET"]),
+        *admin_routes(emulator),
     ]
     app = Starlette(
         routes=routes,
@@ -212,8 +239,21 @@ def _json(content: Any, rid: str, started: float) -> Response:
     return Response(body, 200, standard_headers(rid, started), "application/json")
 
 
+def _fixture_name(reply: Reply) -> str | None:
+    return reply.source.removeprefix("fixture:") if reply.source.startswith("fixture:") else None
+
+
+def _answer_delay(reply: Reply) -> float:
+    """Seconds a non-streamed reply takes, as its stream would: first token, then every token."""
+    latency = reply.delivery.latency
+    delay = latency.first_token_ms + latency.per_token_ms * reply.usage.completion_tokens
+    if delay and latency.jitter_ms:
+        delay = max(0.0, delay + random.uniform(-latency.jitter_ms, latency.jitter_ms))
+    return delay / 1000
+
+
 def _journal(
-    emulator: Emulator, request: Request, body: Any, status: int, reply: Reply | None, summary: Any, started: float
+    emulator: Emulator, request: Request, body: Any, status: int, fixture: str | None, summary: Any, started: float
 ) -> None:
     emulator.journal.record(
         JournalEntry(
@@ -223,7 +263,7 @@ def _journal(
             headers=redact_headers(dict(request.headers)),
             body=body,
             status=status,
-            fixture=reply.source.removeprefix("fixture:") if reply and reply.source.startswith("fixture:") else None,
+            fixture=fixture,
             reply=summary,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
