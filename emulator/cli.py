@@ -65,10 +65,33 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="largest request body accepted, else 413 (default 10485760) [EMULATOR_MAX_BODY_BYTES]",
     )
     serve.add_argument(
+        "--strict",
+        action="store_const",
+        const=True,
+        help="answer a request no fixture matches with a 400 naming the closest fixtures, instead of "
+        "a generated reply [EMULATOR_STRICT=true]",
+    )
+    serve.add_argument(
+        "--journal-size",
+        type=int,
+        metavar="N",
+        help="requests kept for GET /_emulator/requests, oldest dropped first (default 1000) [EMULATOR_JOURNAL_SIZE]",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default info) [EMULATOR_LOG_LEVEL]",
     )
+
+
+def _check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check",
+        help="check fixture files",
+        description="Check YAML fixture files (or folders of them): every problem as file:line: message. "
+        "Exit status 1 when there is one.",
+    )
+    check.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="fixture file or folder")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chat-emulator", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
+    _check_parser(commands)
     return parser
 
 
@@ -90,6 +114,8 @@ def settings_from_args(args: argparse.Namespace) -> config.Settings:
         "models": tuple(args.models) if args.models else None,
         "accept_any_model": args.accept_any_model,
         "max_body_bytes": args.max_body_bytes,
+        "strict": args.strict,
+        "journal_size": args.journal_size,
         "log_level": args.log_level,
     }
     return config.from_env(**overrides)
@@ -107,15 +133,40 @@ def serve(settings: config.Settings) -> None:
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
 
 
+def check(paths: Sequence[Path]) -> int:
+    """`check`: print every problem of the fixture files; 1 if there is one, else 0."""
+    from .fixtures import fixture_problems
+
+    problems, count = fixture_problems(paths)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem{'s' * (len(problems) != 1)} found")
+        return 1
+    print(f"ok: {count} fixture{'s' * (count != 1)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `chat-emulator` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "check":
+        return check(args.paths)
     try:
         settings = settings_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
     if args.command == "serve":
+        from .fixtures import fixture_problems
+
+        # Checked here, before uvicorn imports the app in its workers, so a broken file is a
+        # clean report and exit status 2, not a traceback from inside the server.
+        problems, _ = fixture_problems(settings.fixtures)
+        if problems:
+            print("\n".join(problems), file=sys.stderr)
+            print("The emulator did not start: mend the fixtures above.", file=sys.stderr)
+            return 2
         serve(settings)
     return 0
 
