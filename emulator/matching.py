@@ -132,6 +132,8 @@ def compile_text(raw: Any) -> Text:
     """A plain string (exact) or `{equals|contains|regex: string}`, compiled."""
     if isinstance(raw, str):
         raw = {"equals": raw}
+    if isinstance(raw, dict) and len(raw) > 1:
+        raise Invalid(f"give one of equals, contains or regex, not {' and '.join(map(str, raw))}")
     if not isinstance(raw, dict) or len(raw) != 1:
         raise Invalid(f"expected a string or one of {{equals|contains|regex: ...}}, got {kind(raw)}")
     ((op, value),) = raw.items()
