@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from importlib.resources import files
 from typing import Any, TypeGuard
 
@@ -23,6 +24,7 @@ from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped
 
 from emulator.errors import OpenAIError, invalid_request
 from emulator.models import is_reasoning
+from emulator.strict_schema import strict_schema_problem
 
 MALFORMED_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using"
@@ -282,6 +284,40 @@ def _texts(messages: Iterable[dict[str, Any]]) -> Iterator[str]:
             yield from (part["text"] for part in content if part["type"] == "text")
 
 
+def _strict_schemas(body: dict[str, Any]) -> OpenAIError | None:
+    """A `strict: true` response format or function whose schema Structured Outputs cannot take."""
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        spec = response_format.get("json_schema") or {}
+        problem = _strict_problem(spec) if spec.get("strict") else None
+        if problem:
+            return invalid_request(
+                f"Invalid schema for response_format '{spec.get('name')}': {problem}",
+                "response_format",
+                "invalid_json_schema",
+            )
+    for i, tool in enumerate(body.get("tools") or ()):
+        function = tool.get("function") or {}
+        problem = _strict_problem(function, "parameters") if function.get("strict") else None
+        if problem:
+            return invalid_request(
+                f"Invalid schema for function '{function.get('name')}': {problem}",
+                f"tools[{i}].function.parameters",
+                "invalid_function_parameters",
+            )
+    return None
+
+
+def _strict_problem(spec: dict[str, Any], key: str = "schema") -> str | None:
+    # Checking a schema costs up to ~0.4 ms and clients send the same schema on every request.
+    return _strict_problem_of(json.dumps(spec.get(key) or {}, sort_keys=True))
+
+
+@lru_cache(maxsize=256)
+def _strict_problem_of(schema_json: str) -> str | None:
+    return strict_schema_problem(json.loads(schema_json))
+
+
 _CHECKS: tuple[Callable[[dict[str, Any]], OpenAIError | None], ...] = (
     _missing_model_or_messages,
     _unknown_parameters,
@@ -292,6 +328,7 @@ _CHECKS: tuple[Callable[[dict[str, Any]], OpenAIError | None], ...] = (
     _audio_output_needs_audio,
     _conversation,
     _json_mode_mentions_json,
+    _strict_schemas,
 )
 
 

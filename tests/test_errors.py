@@ -76,6 +76,17 @@ CATALOGUE: list[tuple[str, dict[str, Any], int, str, str | None, str | None, str
         {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c9", "content": "x"}]}, 400,
      "invalid_request_error", "messages.[1].role", None,
      "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."),
+    ("strict-response-format", {**HELLO, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "default", "strict": True, "schema": {"type": "object", "properties": {}}}}}, 400,
+     "invalid_request_error", "response_format", "invalid_json_schema",
+     "Invalid schema for response_format 'default': In context=(), 'additionalProperties' is required to be "
+     "supplied and to be false."),
+    ("strict-function", {**HELLO, "tools": [{"type": "function", "function": {
+        "name": "f", "strict": True, "parameters": {"type": "object", "properties": {"a": {"type": "string"}},
+                                                    "additionalProperties": False}}}]}, 400,
+     "invalid_request_error", "tools[0].function.parameters", "invalid_function_parameters",
+     "Invalid schema for function 'f': In context=(), 'required' is required to be supplied and to be an array "
+     "including every key in properties. Missing 'a'."),
     ("json-object-without-json", {**HELLO, "response_format": {"type": "json_object"}}, 400, "invalid_request_error",
      "messages", None,
      "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."),

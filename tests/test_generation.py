@@ -264,3 +264,46 @@ def test_logprobs_do_not_change_the_text(client: openai.OpenAI) -> None:
     plain = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), seed=9)
     scored = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), seed=9, logprobs=True, top_logprobs=2)
     assert plain.choices[0].message.content == scored.choices[0].message.content
+
+
+# --- property: whatever the schema, what the emulator sends fits it -------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.test_jsongen import SCHEMAS, objects  # noqa: E402
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@PROPERTY
+@given(parameters=objects(SCHEMAS), seed=st.integers(0, 2**31))
+def test_tool_arguments_validate_against_random_parameter_schemas(
+    client: openai.OpenAI, parameters: dict[str, Any], seed: int
+) -> None:
+    import jsonschema
+
+    tool = {"type": "function", "function": {"name": "random_tool", "parameters": parameters}}
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("go"), tools=[tool], tool_choice="required", seed=seed  # type: ignore[list-item]
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    jsonschema.Draft202012Validator(parameters, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
+        json.loads(call.function.arguments)  # type: ignore[union-attr]
+    )
+
+
+@PROPERTY
+@given(schema=objects(SCHEMAS), seed=st.integers(0, 2**31))
+def test_content_validates_against_random_response_format_schemas(
+    client: openai.OpenAI, schema: dict[str, Any], seed: int
+) -> None:
+    import jsonschema
+
+    response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+    completion = client.chat.completions.create(
+        model="gpt-4o", messages=ask("go"), response_format=response_format, seed=seed  # type: ignore[arg-type]
+    )
+    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
+        json.loads(completion.choices[0].message.content or "")
+    )
