@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Encoding = Literal["o200k_base", "cl100k_base"]
@@ -64,6 +65,7 @@ def snapshot(model: str) -> str:
     return SNAPSHOTS.get(model, model)
 
 
+@lru_cache(maxsize=1024)  # every request asks; clients send a handful of names
 def base_name(model: str) -> str:
     """The alias a model or snapshot name belongs to (`gpt-4o-2024-08-06` -> `gpt-4o`)."""
     if model in SNAPSHOTS:

@@ -6,8 +6,8 @@ into token pieces, stopped, truncated, scored and counted. Both renderers read t
 
 from __future__ import annotations
 
+import os
 import random
-import secrets
 import string
 import time
 from collections.abc import Mapping, Sequence
@@ -30,11 +30,15 @@ from .types import (
 )
 
 _ALPHANUMERIC = string.ascii_letters + string.digits
+# Ids need to be distinct, not secret: seeded from the OS (again in a forked child), then many
+# times cheaper than `secrets.choice` per character (6 us against 45 us an id).
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
 
 
 def random_id(prefix: str, length: int) -> str:
     """`prefix` + `length` random letters and digits, as the real API's ids look."""
-    return prefix + "".join(secrets.choice(_ALPHANUMERIC) for _ in range(length))
+    return prefix + "".join(_ids.choices(_ALPHANUMERIC, k=length))
 
 
 def token_limit(request: Request) -> int | None:
@@ -94,16 +98,20 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
         cut = _cut_at_stop(text, stops)
         if cut is not None:
             text, finish = text[:cut], "stop"
+        cut_pieces = tokens.pieces_with_counts(text, model)
+        if budget is None:
+            # No limit, the usual case: every piece is kept, without the bookkeeping below.
+            used += sum(count for _, count in cut_pieces)
+            return tuple(piece for piece, _ in cut_pieces)
         kept: list[str] = []
-        for piece, count in tokens.pieces_with_counts(text, model):
-            if budget is not None and count > budget:
+        for piece, count in cut_pieces:
+            if count > budget:
                 used += budget
                 budget, finish = 0, "length"
                 break
             kept.append(piece)
             used += count
-            if budget is not None:
-                budget -= count
+            budget -= count
         return tuple(kept)
 
     content = take(draft.content, _stops(request))
