@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import settings as config
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 DESCRIPTION = "An offline emulator of the OpenAI Chat Completions API."
 ENV_NOTE = "Every option can also be set as an EMULATOR_* environment variable (flags win)."
@@ -63,6 +69,16 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         type=int,
         metavar="N",
         help="largest request body accepted, else 413 (default 10485760) [EMULATOR_MAX_BODY_BYTES]",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=os.environ.get("EMULATOR_WORKERS", "1"),
+        metavar="N",
+        help="worker processes (default 1). Each worker keeps its own state: the request journal, "
+        "fixtures added at run time, scenario and sequence positions, and the arrival count that "
+        "varies unseeded replies; a /_emulator/* call reaches one worker only. Use one worker for "
+        "tests that read or reset that state [EMULATOR_WORKERS]",
     )
     serve.add_argument(
         "--strict",
@@ -121,16 +137,49 @@ def settings_from_args(args: argparse.Namespace) -> config.Settings:
     return config.from_env(**overrides)
 
 
-def serve(settings: config.Settings) -> None:
-    """Run the emulator under uvicorn until interrupted."""
-    import uvicorn
-
+def app_from_env() -> Starlette:
+    """The app a uvicorn worker builds: its settings come from the EMULATOR_* variables serve() set."""
     from .app import create_app
 
+    settings = config.from_env()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app(settings)
+    return create_app(settings)
+
+
+def _environment(settings: config.Settings) -> dict[str, str]:
+    """`settings` as EMULATOR_* variables, which every worker process inherits."""
+    env = {}
+    for name, value in dataclasses.asdict(settings).items():
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = ",".join(str(item) for item in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        env[config.ENV_PREFIX + name.upper()] = str(value)
+    return env
+
+
+def serve(settings: config.Settings, workers: int = 1) -> None:
+    """Run the emulator under uvicorn until interrupted, in `workers` processes.
+
+    Each worker builds its own app from the environment (a factory import string), so the
+    seed and every other setting are the same in all of them, and all state is per worker.
+    """
+    import uvicorn
+
+    os.environ.update(_environment(settings))
     # Our own request line replaces uvicorn's access log (it would print every request twice).
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    # benchmarks/baseline.py runs the baseline with these same keywords: keep them in step.
+    uvicorn.run(
+        "emulator.cli:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 def check(paths: Sequence[Path]) -> int:
@@ -167,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(problems), file=sys.stderr)
             print("The emulator did not start: mend the fixtures above.", file=sys.stderr)
             return 2
-        serve(settings)
+        serve(settings, workers=args.workers)
     return 0
 
 
