@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
 # The real API's 500 wording (protocol §8), for our own bugs and for scripted 500s.
 SERVER_ERROR = (
     "The server had an error processing your request. Sorry about that! You can retry your request, "

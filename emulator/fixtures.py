@@ -14,14 +14,14 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path as FilePath
+from pathlib import Path
 from typing import Any, get_args
 
 from . import located
 from .errors import SERVER_ERROR, FixtureError, FixtureFault
 from .generate import choice_rng, generate
 from .jsongen import fake_json
-from .located import Invalid, Path, Problems, fields, integer, kind, number, string, within
+from .located import Invalid, KeyPath, Problems, fields, integer, kind, number, string, within
 from .matching import Match, RequestView, compile_match
 from .types import Delivery, Draft, DraftToolCall, FinishReason, Latency, Script, StreamFault, Usage
 
@@ -38,7 +38,7 @@ FAULT_KEYS = ("status", "message", "type", "code", "headers", "fail_times", "kin
 STREAM_FAULTS = ("error", "disconnect", "malformed")
 USAGE_KEYS = tuple(f.name for f in dataclasses.fields(Usage))
 FINISH_REASONS: tuple[str, ...] = get_args(FinishReason)
-TEMPLATE_VARIABLES = ("last_user", "model", "system", "tool_result", "metadata.<key>")
+TEMPLATE_VARIABLES = ("last_user", "model", "system", "tool_result")  # and metadata.<key>
 INITIAL_STATE = "Started"  # every scenario's state before a fixture moves it (WireMock's name)
 
 _PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
@@ -85,8 +85,9 @@ def compile_template(raw: Any) -> Template:
     """A string with known placeholders only."""
     parts = tuple(_PLACEHOLDER.split(string(raw)))
     for name in parts[1::2]:
-        if name not in TEMPLATE_VARIABLES[:-1] and not (name.startswith("metadata.") and len(name) > 9):
-            raise Invalid(f"unknown template variable {{{{ {name} }}}} (known: {', '.join(TEMPLATE_VARIABLES)})")
+        if name not in TEMPLATE_VARIABLES and not re.fullmatch(r"metadata\.\S+", name):
+            known = ", ".join((*TEMPLATE_VARIABLES, "metadata.<key>"))
+            raise Invalid(f"unknown template variable {{{{ {name} }}}} (known: {known})")
     return Template(parts)
 
 
@@ -161,10 +162,13 @@ class ScriptedReply:
             return tuple(dataclasses.replace(d, finish_reason=self.finish_reason) for d in generated)
         calls = tuple(DraftToolCall(call.name, self._arguments(call, view, seed), call.id) for call in self.tool_calls)
         refusal = self.refusal.render(view) if self.refusal else None
-        # Empty text for a reply that says nothing; no text at all beside tool calls or a refusal.
-        texts: Iterable[str | None] = (t.render(view) for t in self.contents) if self.contents else (
-            [None] if calls or refusal is not None else [""]
-        )
+        texts: list[str | None]
+        if self.contents:
+            texts = [template.render(view) for template in self.contents]
+        elif calls or refusal is not None:
+            texts = [None]  # a tool-call turn or a refusal carries no text
+        else:
+            texts = [""]  # a reply that gives nothing says it as empty text
         return tuple(
             Draft(content=text, refusal=refusal, tool_calls=calls, finish_reason=self.finish_reason) for text in texts
         )
@@ -188,7 +192,7 @@ class Fixture:
     name: str
     match: Match
     replies: tuple[ScriptedReply, ...]  # one for `reply`, the steps of a `sequence`
-    source: str  # where it was written: `file.yaml:12`, or `runtime#3`
+    source: str  # where it was written: `file.yaml:12`, `request body:3`, or `runtime`
     spec: Mapping[str, Any]  # the entry as written, for GET /_emulator/fixtures
     priority: int = 0
     times: int | None = None
@@ -201,7 +205,7 @@ class Fixture:
 
 
 def compile_entries(
-    problems: Problems, path: Path, entries: Any, origin: str, default_names: Iterator[str] | None = None
+    problems: Problems, path: KeyPath, entries: Any, origin: str, default_names: Iterator[str] | None = None
 ) -> list[Fixture]:
     """Every entry of a list compiled, problems recorded for those that do not compile."""
     if not isinstance(entries, list):
@@ -223,7 +227,7 @@ def name_clashes(fixtures: Iterable[Fixture], taken: Mapping[str, Fixture] | Non
 
 
 def compile_entry(
-    problems: Problems, path: Path, raw: Any, origin: str, default_names: Iterator[str] | None = None
+    problems: Problems, path: KeyPath, raw: Any, origin: str, default_names: Iterator[str] | None = None
 ) -> Fixture | None:
     """One entry compiled, or None with its problems recorded.
 
@@ -235,9 +239,13 @@ def compile_entry(
     known = problems.fields(path, raw, ENTRY_KEYS)
     if known is None:
         return None
-    if "name" not in known and default_names is None:
+    if "name" in known:
+        name = problems.attempt((*path, "name"), string, known["name"])
+    elif default_names is not None:
+        name = next(default_names)
+    else:
+        name = None
         problems.report(path, "no `name` (the journal and strict-mode messages call the fixture by it)")
-    name = problems.attempt((*path, "name"), string, known["name"] if "name" in known else next(default_names or iter([""])))
     if "match" not in known:
         problems.report(path, "no `match` (write `match: {}` to answer every request)")
     match = compile_match(problems, (*path, "match"), known.get("match", {}))
@@ -270,11 +278,11 @@ def compile_entry(
     )
 
 
-def _optional(problems: Problems, path: Path, known: Mapping[str, Any], key: str, read: Any) -> Any:
+def _optional(problems: Problems, path: KeyPath, known: Mapping[str, Any], key: str, read: Any) -> Any:
     return problems.attempt((*path, key), read, known[key]) if key in known else None
 
 
-def _replies(problems: Problems, path: Path, known: Mapping[str, Any]) -> list[ScriptedReply]:
+def _replies(problems: Problems, path: KeyPath, known: Mapping[str, Any]) -> list[ScriptedReply]:
     if "reply" in known:
         return [_reply(problems, (*path, "reply"), known["reply"])]
     steps = known.get("sequence")
@@ -285,7 +293,7 @@ def _replies(problems: Problems, path: Path, known: Mapping[str, Any]) -> list[S
     return [_reply(problems, (*path, "sequence", i), step) for i, step in enumerate(steps)]
 
 
-def _reply(problems: Problems, path: Path, raw: Any) -> ScriptedReply:
+def _reply(problems: Problems, path: KeyPath, raw: Any) -> ScriptedReply:
     known = problems.fields(path, raw, REPLY_KEYS) or {}
     contents = known.get("content")
     return ScriptedReply(
@@ -408,7 +416,7 @@ def _headers(raw: Any) -> dict[str, str]:
 # --- files --------------------------------------------------------------------------------
 
 
-def yaml_files(paths: Iterable[FilePath]) -> Iterator[FilePath]:
+def yaml_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Each path given, folders expanded to their *.yaml / *.yml files in name order."""
     for path in paths:
         if path.is_dir():
@@ -430,7 +438,7 @@ def parse_document(
     return compile_entries(problems, ("fixtures",), top["fixtures"], origin, default_names)
 
 
-def read_file(path: FilePath) -> tuple[list[Fixture], list[str]]:
+def read_file(path: Path) -> tuple[list[Fixture], list[str]]:
     """The fixtures of one file, and its problems."""
     problems = Problems(str(path))
     try:
@@ -443,7 +451,7 @@ def read_file(path: FilePath) -> tuple[list[Fixture], list[str]]:
     return parse_document(problems, problems.root, str(path)), problems.items
 
 
-def load_files(paths: Iterable[FilePath]) -> list[Fixture]:
+def load_files(paths: Iterable[Path]) -> list[Fixture]:
     """Every fixture of every file, in order; FixtureError listing all problems of all files."""
     fixtures: list[Fixture] = []
     problems: list[str] = []
@@ -457,7 +465,7 @@ def load_files(paths: Iterable[FilePath]) -> list[Fixture]:
     return fixtures
 
 
-def fixture_problems(paths: Sequence[FilePath]) -> tuple[list[str], int]:
+def fixture_problems(paths: Sequence[Path]) -> tuple[list[str], int]:
     """Every problem of the fixture files under `paths`, and how many fixtures they hold."""
     try:
         return [], len(load_files(paths))

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import yaml  # type: ignore[import-untyped]  # (no stubs installed)
 
-Path = tuple[Hashable, ...]  # keys and indices from a document's root to one value
+KeyPath = tuple[Hashable, ...]  # keys and indices from a document's root to one value
 
 
 class LocatedDict(dict[Any, Any]):
@@ -64,7 +64,7 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _sequence)
 class Invalid(Exception):
     """A value that does not fit; `path` leads from the value being read to the culprit."""
 
-    def __init__(self, message: str, path: Path = (), line: int | None = None) -> None:
+    def __init__(self, message: str, path: KeyPath = (), line: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
@@ -85,7 +85,7 @@ def load(text: str | bytes) -> Any:
         raise Invalid(f"bad YAML: {exc}") from None
 
 
-def line_at(root: Any, path: Path) -> int | None:
+def line_at(root: Any, path: KeyPath) -> int | None:
     """The line of the deepest value along `path` whose position is known."""
     line = getattr(root, "line", None)
     node = root
@@ -133,17 +133,17 @@ class Problems:
     def __len__(self) -> int:
         return len(self._found)
 
-    def add(self, path: Path, message: str, line: int | None = None) -> None:
+    def add(self, path: KeyPath, message: str, line: int | None = None) -> None:
         """Record a problem at the value `path` leads to from the root."""
         line = line_at(self.root, path) if line is None else line
         where = self.source if line is None else f"{self.source}:{line}"
         self._found.append((line or 0, f"{where}: {message}"))
 
-    def report(self, path: Path, message: str, line: int | None = None) -> None:
+    def report(self, path: KeyPath, message: str, line: int | None = None) -> None:
         """Record `message` about the value at `path`, the path leading the message."""
         self.add(path, f"{dotted(path)}: {message}" if path else message, line)
 
-    def attempt(self, path: Path, read: Callable[..., T], *args: Any) -> T | None:
+    def attempt(self, path: KeyPath, read: Callable[..., T], *args: Any) -> T | None:
         """`read(*args)`, or None with the problem recorded when it raises Invalid."""
         try:
             return read(*args)
@@ -151,7 +151,7 @@ class Problems:
             self.report((*path, *exc.path), exc.message, exc.line)
             return None
 
-    def fields(self, path: Path, value: Any, allowed: Collection[str]) -> dict[Any, Any] | None:
+    def fields(self, path: KeyPath, value: Any, allowed: Collection[str]) -> dict[Any, Any] | None:
         """`value`'s known keys, each unknown key reported (with a likely spelling); None if no mapping."""
         if not isinstance(value, dict):
             self.report(path, f"expected a mapping, got {kind(value)}")

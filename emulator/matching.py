@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
 
-from .located import Invalid, Path, Problems, boolean, kind, string, within
+from .located import Invalid, KeyPath, Problems, boolean, kind, string, within
 
 TEXT_OPS = ("equals", "contains", "regex")
 TOOL_CHOICE_MODES = ("none", "auto", "required")
@@ -299,7 +299,7 @@ class Match:
         return [check.why_not(view) for check in self.checks if not check.holds(view)]
 
 
-def compile_match(problems: Problems, path: Path, raw: Any) -> Match | None:
+def compile_match(problems: Problems, path: KeyPath, raw: Any) -> Match | None:
     """A `match` compiled, or None with its problems recorded."""
     known = problems.fields(path, raw, MATCH_KEYS)
     if known is None:

@@ -133,7 +133,6 @@ class Registry:
         self._lock = threading.RLock()
         self._paths = tuple(paths)
         self._runtime = _Tier()
-        self._files = _Tier()
         self._uses: dict[Fixture, _Uses] = {}
         self._states: dict[str, str] = {}
         self._names = (f"runtime-{n}" for n in itertools.count(1))
@@ -149,11 +148,6 @@ class Registry:
         with self._lock:
             return [*self._runtime, *self._files]
 
-    def find(self, name: str) -> FixtureHandle | None:
-        """The fixture called `name`, runtime ones first."""
-        found = next((f for f in self.fixtures() if f.name == name), None)
-        return FixtureHandle(found, self) if found else None
-
     def call_count(self, fixture: Fixture) -> int:
         """How many requests `fixture` answered."""
         uses = self._uses.get(fixture)
@@ -167,17 +161,18 @@ class Registry:
 
     def describe(self) -> list[dict[str, Any]]:
         """Every fixture as GET /_emulator/fixtures lists it."""
-        runtime = set(self._runtime)
-        return [
-            {
-                "name": f.name,
-                "source": f.source,
-                "runtime": f in runtime,
-                "call_count": self.call_count(f),
-                "spec": f.spec,
-            }
-            for f in self.fixtures()
-        ]
+        with self._lock:
+            runtime = set(self._runtime)
+            return [
+                {
+                    "name": f.name,
+                    "source": f.source,
+                    "runtime": f in runtime,
+                    "call_count": self.call_count(f),
+                    "spec": f.spec,
+                }
+                for f in self.fixtures()
+            ]
 
     # --- changing ---------------------------------------------------------------------------
 

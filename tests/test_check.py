@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """The command line in a child process, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "emulator", *map(str, args)], capture_output=True, text=True)
+    command = [sys.executable, "-m", "emulator", *map(str, args)]
+    return subprocess.run(command, check=False, capture_output=True, text=True)
 
 
 def check(capsys: pytest.CaptureFixture[str], *paths: Path) -> tuple[int, list[str]]:
@@ -44,14 +45,14 @@ BROKEN = [
      4, "fixtures[0].match: unknown key 'last_usr' (did you mean 'last_user'?)"),
     ("wrong-type", "fixtures:\n  - name: a\n    match: {}\n    times: twice\n    reply: {}\n",
      4, "fixtures[0].times: expected an integer, got a string ('twice')"),
-    ("wrong-type-nested", "fixtures:\n  - name: a\n    match: {}\n    reply:\n      latency:\n"
-     "        first_token_ms: soon\n", 6, "fixtures[0].reply.latency.first_token_ms: expected a number, got a string "
-     "('soon')"),
+    ("wrong-type-nested", ("fixtures:\n  - name: a\n    match: {}\n    reply:\n      latency:\n"
+     "        first_token_ms: soon\n"), 6, ("fixtures[0].reply.latency.first_token_ms: expected a number, got a string "
+     "('soon')")),
     ("bad-regex", "fixtures:\n  - name: a\n    match:\n      model:\n        regex: '^gpt-4o['\n    reply: {}\n",
      5, "fixtures[0].match.model.regex: bad regex '^gpt-4o[': unterminated character set at position 7"),
     ("bad-template", "fixtures:\n  - name: a\n    match: {}\n    reply: {content: 'Hi {{ user }}'}\n",
-     4, "fixtures[0].reply.content: unknown template variable {{ user }} (known: last_user, model, system, "
-        "tool_result, metadata.<key>)"),
+     4, ("fixtures[0].reply.content: unknown template variable {{ user }} (known: last_user, model, system, "
+        "tool_result, metadata.<key>)")),
     ("reply-and-sequence", "fixtures:\n  - name: a\n    match: {}\n    reply: {}\n    sequence: [{}]\n",
      2, "fixtures[0]: give either `reply` or `sequence`, not both"),
     ("no-match", "fixtures:\n  - name: a\n    reply: {}\n", 2,

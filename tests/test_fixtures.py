@@ -255,9 +255,9 @@ def test_a_status_fault_fails_fail_times_requests_then_gives_the_reply() -> None
 
 
 @pytest.mark.parametrize(("status", "wording", "type_"), [
-    (500, "The server had an error processing your request. Sorry about that! You can retry your request, or "
+    (500, ("The server had an error processing your request. Sorry about that! You can retry your request, or "
           "contact us through our help center at help.openai.com if you keep seeing this error. (Please include "
-          "the request ID req_test in your email.)", "server_error"),
+          "the request ID req_test in your email.)"), "server_error"),
     (503, "The engine is currently overloaded, please try again later", "server_error"),
 ])
 def test_status_faults_default_to_the_catalogue_wording(status: int, wording: str, type_: str) -> None:
@@ -324,10 +324,10 @@ def test_strict_mode_names_the_closest_fixtures_and_what_differs() -> None:
     assert error.message.splitlines() == [
         "No fixture matches this request (strict mode). Closest fixtures:",
         "- 'used' (runtime): times: used up (answered 1 of 1)",
-        "- 'weather' (runtime): model: wanted equal to 'gpt-4o', got 'gpt-4o-mini'; "
-        "last_user: wanted containing 'weather', got 'Hello'",
-        "- 'far' (runtime): model: wanted equal to 'o3', got 'gpt-4o-mini'; stream: wanted true, got false; "
-        "tools: wanted tools offered including x, got no tools",
+        ("- 'weather' (runtime): model: wanted equal to 'gpt-4o', got 'gpt-4o-mini'; "
+        "last_user: wanted containing 'weather', got 'Hello'"),
+        ("- 'far' (runtime): model: wanted equal to 'o3', got 'gpt-4o-mini'; stream: wanted true, got false; "
+        "tools: wanted tools offered including x, got no tools"),
     ]
 
 
@@ -373,9 +373,9 @@ def test_a_broken_reload_keeps_the_previous_fixtures_and_reports(tmp_path: Path,
     emulator = Emulator(Settings(fixtures=(path,)))
     path.write_text("fixtures:\n  - {name: good, match: {}, reply: {content: good}, oops: 1}\n")
     assert source(emulator, body()) == "fixture:good"
-    assert emulator.fixtures.reload_problems == [f"{path}:2: fixtures[0]: unknown key 'oops'; known keys: "
+    assert emulator.fixtures.reload_problems == [(f"{path}:2: fixtures[0]: unknown key 'oops'; known keys: "
                                                  "name, match, reply, sequence, priority, times, scenario, "
-                                                 "when_state, required_state, new_state"]
+                                                 "when_state, required_state, new_state")]
 
 
 def test_files_are_looked_at_no_more_than_once_a_second(tmp_path: Path) -> None:
@@ -392,8 +392,8 @@ def test_a_broken_file_stops_the_emulator_with_every_problem(tmp_path: Path) -> 
     with pytest.raises(FixtureError) as caught:
         Emulator(Settings(fixtures=(path,)))
     assert caught.value.problems == [
-        f"{path}:2: fixtures[0].match.model: expected a string or one of {{equals|contains|regex: ...}}, "
-        "got an integer (1)",
+        (f"{path}:2: fixtures[0].match.model: expected a string or one of {{equals|contains|regex: ...}}, "
+        "got an integer (1)"),
     ]
 
 
@@ -402,8 +402,8 @@ def test_names_must_be_unique_across_files(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text("fixtures:\n\n  - {name: same, match: {}, reply: {}}\n")
     with pytest.raises(FixtureError) as caught:
         Emulator(Settings(fixtures=(tmp_path,)))
-    assert caught.value.problems == [f"{tmp_path / 'b.yaml'}:3: name 'same' is already used at "
-                                     f"{tmp_path / 'a.yaml'}:2"]
+    assert caught.value.problems == [(f"{tmp_path / 'b.yaml'}:3: name 'same' is already used at "
+                                     f"{tmp_path / 'a.yaml'}:2")]
 
 
 def test_runtime_fixtures_without_a_name_get_one() -> None:

@@ -14,8 +14,8 @@ from emulator import fixtures, located, matching
 from emulator.app import Emulator
 from emulator.located import Problems
 from emulator.settings import Settings
-from tests.test_check import BROKEN
 from tests.test_chat import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
+from tests.test_check import BROKEN
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((REPO / "schemas" / "fixtures.schema.json").read_text())
@@ -25,7 +25,7 @@ VALIDATOR = jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.Fo
 def readme_examples() -> list[str]:
     """The YAML blocks of the README's Fixtures section."""
     section = (REPO / "README.md").read_text().split("\n## Fixtures\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```yaml\n(.*?)```", section, re.S)
+    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
 
 
 def problems_of(text: str) -> list[str]:
