@@ -19,8 +19,7 @@ from typing import Any, get_args
 
 from . import located
 from .errors import SERVER_ERROR, FixtureError, FixtureFault
-from .generate import choice_rng, generate
-from .jsongen import fake_json
+from .generate import choice_rng, generate, tool_calls
 from .located import Invalid, KeyPath, Problems, fields, integer, kind, number, string, within
 from .matching import Match, RequestView, compile_match
 from .types import Delivery, Draft, DraftToolCall, FinishReason, Latency, Script, StreamFault, Usage
@@ -177,11 +176,12 @@ class ScriptedReply:
         """The call's arguments; when it gives none, generated to fit the offered tool, or `{}`."""
         if call.arguments is not None:
             return call.arguments
-        for tool in view.body.get("tools") or () if self.generate else ():
-            function = tool.get("function") or {}
-            if function.get("name") == call.name:
-                schema = function.get("parameters") or {"type": "object", "properties": {}}
-                return json.dumps(fake_json(schema, choice_rng(seed, 0)), ensure_ascii=False)
+        if self.generate:
+            # The generator's own call of this function, as when tool_choice names it.
+            named = {**view.body, "tool_choice": {"type": "function", "function": {"name": call.name}}}
+            generated = tool_calls(named, choice_rng(seed, 0))
+            if generated:
+                return generated[0].arguments
         return "{}"
 
 
