@@ -51,12 +51,14 @@ class Emulator:
         self.settings = settings
         self.journal = Journal(settings.journal_size)
         self.fixtures = Registry(settings.fixtures)
+        self.crashes: list[BaseException] = []  # our own bugs, for the pytest plugin to surface
         self._arrivals = itertools.count()
 
     def reset(self) -> None:
         """Forget everything requests and tests left behind: journal, runtime fixtures, counters, scenarios."""
         self.journal.clear()
         self.fixtures.reset()
+        self.crashes.clear()
         self._arrivals = itertools.count()
 
     def add_fixture(self, spec: Mapping[str, Any]) -> FixtureHandle:
@@ -208,7 +210,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={OpenAIError: _openai_error, HTTPException: _http_error, Exception: _server_error},
     )
     app.state.emulator = emulator
+    logging.getLogger("uvicorn.error").addFilter(_SCRIPTED_DISCONNECTS)
     return app
+
+
+class _ScriptedDisconnectFilter(logging.Filter):
+    """uvicorn logs whatever ends a response early; a disconnect a fixture asked for is no crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], render.StreamDisconnect))
+
+
+_SCRIPTED_DISCONNECTS = _ScriptedDisconnectFilter()
 
 
 def _model(body: Any) -> Any:
@@ -284,7 +297,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     """A bug of ours: logged with its traceback, answered with the real 500 and no traceback."""
+    if isinstance(exc, render.StreamDisconnect):
+        log.info("%s %s: connection dropped mid-stream, as a fixture asked", request.method, request.url.path)
+        return Response(status_code=500)  # never sent: the stream's headers went out already
     rid = request_id()
     log.exception("unhandled error for %s %s (%s)", request.method, request.url.path, rid)
+    request.app.state.emulator.crashes.append(exc)
     error = OpenAIError(500, SERVER_ERROR.format(request_id=rid), type="server_error")
     return error_response(error, rid, time.perf_counter())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -252,8 +253,25 @@ def emulator(emulator_server: BackgroundServer, request: pytest.FixtureRequest) 
             except FixtureError as exc:
                 pytest.fail(f"@pytest.mark.emulator fixtures:\n{exc}", pytrace=False)
         yield handle
+        crashes = list(handle._state.crashes)
+        if crashes and not _failed(request.node):
+            formatted = "\n".join("".join(traceback.format_exception(c)) for c in crashes)
+            pytest.fail(f"the emulator hit {len(crashes)} unhandled error(s) during the test:\n{formatted}")
     finally:
         handle._reset(settings)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the item, so teardown knows whether the test failed."""
+    report = yield
+    setattr(item, f"_emulator_report_{report.when}", report)
+    return report
+
+
+def _failed(item: pytest.Item) -> bool:
+    report = getattr(item, "_emulator_report_call", None)
+    return bool(report is not None and report.failed)
 
 
 @pytest.fixture

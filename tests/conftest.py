@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
@@ -14,7 +15,6 @@ import pytest
 
 from emulator.app import Emulator
 from emulator.server import BackgroundServer
-from emulator.settings import Settings
 
 pytest_plugins = ["pytester"]
 
@@ -22,15 +22,15 @@ API_KEY = "sk-test-emulator-0000000000000000"
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[BackgroundServer]:
-    """A live emulator on a free loopback port, seeded for reproducible replies."""
-    with BackgroundServer(Settings(port=0, seed=1234)) as running:
-        yield running
+def server(emulator_server: BackgroundServer) -> BackgroundServer:
+    """The live emulator of the session: the pytest plugin's own server."""
+    return emulator_server
 
 
 @pytest.fixture
 def emulator(server: BackgroundServer) -> Iterator[Emulator]:
-    """The live emulator's state, reset after each test."""
+    """The live emulator's state, reset after each test (in-tree tests script it directly;
+    users get the plugin's handle under this name)."""
     state: Emulator = server.app.state.emulator
     yield state
     state.reset()
@@ -71,3 +71,14 @@ def assert_valid(instance: Any, schema_file: str) -> None:
 def anyio_backend() -> str:
     """Async tests run on asyncio (through anyio's pytest plugin)."""
     return "asyncio"
+
+
+@pytest.fixture
+def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
+    """The ERROR records the live server has logged so far (uvicorn's loggers do not propagate)."""
+    watched = [logging.getLogger(name) for name in ("uvicorn.error", "emulator")]
+    for logger in watched:
+        logger.addHandler(caplog.handler)
+    yield lambda: [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    for logger in watched:
+        logger.removeHandler(caplog.handler)

@@ -216,3 +216,21 @@ def test_works_under_xdist_with_two_workers(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(**{f"test_worker_{i}": HELLO_TEST for i in range(4)})
     result = pytester.runpytest_subprocess("-n", "2")
     result.assert_outcomes(passed=4)
+
+
+def test_an_unhandled_server_error_fails_the_test_at_teardown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile('''
+        import openai, pytest
+        from emulator import reply
+
+        def test_hits_a_server_bug(emulator, monkeypatch):
+            def broken(*args, **kwargs):
+                raise RuntimeError("bug in the emulator")
+            monkeypatch.setattr(reply, "build_reply", broken)
+            client = emulator.openai_client(max_retries=0)
+            with pytest.raises(openai.InternalServerError):
+                client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
+    ''')
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*the emulator hit 1 unhandled error(s) during the test:*", "*bug in the emulator*"])

@@ -177,17 +177,6 @@ def delivery(monkeypatch: pytest.MonkeyPatch) -> Callable[[Delivery], None]:
     return use
 
 
-@pytest.fixture
-def server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[], list[str]]]:
-    """The ERROR records the live server has logged so far (uvicorn's loggers do not propagate)."""
-    watched = [logging.getLogger(name) for name in ("uvicorn.error", "emulator")]
-    for logger in watched:
-        logger.addHandler(caplog.handler)
-    yield lambda: [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    for logger in watched:
-        logger.removeHandler(caplog.handler)
-
-
 def server_tasks(server: BackgroundServer) -> int:
     """Tasks alive on the live server's event loop, the probe itself aside."""
     loop = server._server.servers[0].get_loop()  # uvicorn's loop, reached through its listening socket
