@@ -7,10 +7,8 @@ Reply with a Delivery and render it in-process, or hand it to the live app's rep
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import fcntl
 import json
-import logging
 import re
 import shutil
 import subprocess
@@ -29,6 +27,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from emulator import render, tokens
 from emulator import reply as replies
+from emulator.app import Emulator
 from emulator.server import BackgroundServer
 from emulator.types import Delivery, Draft, DraftToolCall, Latency, Reply, Script, StreamFault
 from tests.conftest import API_KEY, assert_valid
@@ -165,14 +164,13 @@ def sse_bytes(reply: Reply, **options: Any) -> list[bytes]:
 
 
 @pytest.fixture
-def delivery(monkeypatch: pytest.MonkeyPatch) -> Callable[[Delivery], None]:
-    """Give every reply the live emulator builds a delivery (pacing, fault) chosen by the test."""
+def delivery(emulator: Emulator) -> Callable[[dict[str, Any]], None]:
+    """Script how every reply travels (pacing, fault) with a fixture; the generator says the rest."""
 
-    def use(chosen: Delivery) -> None:
-        build = replies.build_reply
-        monkeypatch.setattr(
-            replies, "build_reply", lambda *args: dataclasses.replace(build(*args), delivery=chosen)
-        )
+    def use(how: dict[str, Any]) -> None:
+        emulator.fixtures.clear_runtime()
+        if how:
+            emulator.add_fixture({"name": "delivery", "match": {}, "reply": {"generate": True, **how}})
 
     return use
 
@@ -607,17 +605,19 @@ def test_a_disconnect_fault_raises_after_its_chunks() -> None:
 
 
 def test_sdk_raises_api_error_on_a_mid_stream_error_event(
-    client: openai.OpenAI, delivery: Callable[[Delivery], None]
+    client: openai.OpenAI, delivery: Callable[[dict[str, Any]], None]
 ) -> None:
-    delivery(Delivery(fault=StreamFault(kind="error", after_chunks=3, message="The engine stalled.")))
+    delivery({"fault": {"kind": "error", "after_chunks": 3, "message": "The engine stalled."}})
     received: list[ChatCompletionChunk] = []
     with pytest.raises(openai.APIError, match="The engine stalled."):
         received.extend(client.chat.completions.create(**STORY, stream=True))
     assert len(received) == 3
 
 
-def test_sdk_fails_on_a_malformed_chunk(client: openai.OpenAI, delivery: Callable[[Delivery], None]) -> None:
-    delivery(Delivery(fault=StreamFault(kind="malformed", after_chunks=1)))
+def test_sdk_fails_on_a_malformed_chunk(
+    client: openai.OpenAI, delivery: Callable[[dict[str, Any]], None]
+) -> None:
+    delivery({"fault": {"kind": "malformed", "after_chunks": 1}})
     with pytest.raises(json.JSONDecodeError):
         list(client.chat.completions.create(**STORY, stream=True))
 
@@ -626,18 +626,18 @@ def test_sdk_fails_on_a_malformed_chunk(client: openai.OpenAI, delivery: Callabl
     ("body", "pacing"),
     [
         # 128 interleaved choices at 1 ms a token: thousands of chunks, seconds of stream.
-        ({**STORY, "n": 128}, Delivery(latency=Latency(per_token_ms=1))),
-        (STORY, Delivery(latency=Latency(per_token_ms=100))),
+        ({**STORY, "n": 128}, {"latency": {"per_token_ms": 1}}),
+        (STORY, {"latency": {"per_token_ms": 100}}),
     ],
     ids=["long-n128", "slow"],
 )
 def test_a_client_leaving_mid_stream_stops_it_quietly_and_the_server_keeps_serving(
     server: BackgroundServer,
     http: httpx.Client,
-    delivery: Callable[[Delivery], None],
+    delivery: Callable[[dict[str, Any]], None],
     server_errors: Callable[[], list[str]],
     body: dict[str, Any],
-    pacing: Delivery,
+    pacing: dict[str, Any],
 ) -> None:
     delivery(pacing)
     idle = server_tasks(server)
@@ -650,6 +650,6 @@ def test_a_client_leaving_mid_stream_stops_it_quietly_and_the_server_keeps_servi
     while server_tasks(server) > idle and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server_tasks(server) == idle
-    delivery(UNPACED)  # the next request answers at once
+    delivery({})  # the next request answers at once
     assert http.post("/v1/chat/completions", json=STORY).status_code == 200
     assert server_errors() == []
