@@ -13,7 +13,7 @@ import random
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,6 +34,9 @@ from .registry import FixtureHandle, Registry
 from .settings import Settings
 from .types import Reply, Script
 from .validation import parse_body, validate_request
+
+if TYPE_CHECKING:
+    from .proxy import Upstream
 
 log = logging.getLogger("emulator")
 
@@ -146,8 +149,8 @@ def _log(method: str, path: str, status: int, model: Any, source: str, started: 
     log.info("%s %s %d model=%s reply=%s %.1fms", method, path, status, model or "-", source, ms)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The emulator as an ASGI app."""
+def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> Starlette:
+    """The emulator as an ASGI app; with `upstream`, a request no fixture matches goes there (record mode)."""
     emulator = Emulator(settings or Settings())
 
     async def chat_completions(request: Request) -> Response:
@@ -156,10 +159,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body: Any = None
         try:
             check_key(request.headers.get("authorization"), emulator.settings.api_keys)
-            body = parse_body(await read_body(request, emulator.settings.max_body_bytes), request.headers.get("content-type"))
+            raw = await read_body(request, emulator.settings.max_body_bytes)
+            body = parse_body(raw, request.headers.get("content-type"))
             validate_request(body)
             _check_model(body["model"], emulator.settings)
             script, seed = emulator.answer(body, request.headers, rid)
+            if upstream is not None and script.source == "generated":
+                # serve --record-missing: the real API answers what no fixture does, and is recorded.
+                response = await upstream.forward(request, raw, record=True)
+                _journal(emulator, request, body, response.status_code, None, {"source": "upstream"}, started)
+                _log(request.method, request.url.path, response.status_code, body["model"], "upstream", started)
+                return response
             reply = replies.build_reply(body, script, seed)
         except OpenAIError as error:
             fixture = error.fixture if isinstance(error, FixtureFault) else None

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 DESCRIPTION = "An offline emulator of the OpenAI Chat Completions API."
 ENV_NOTE = "Every option can also be set as an EMULATOR_* environment variable (flags win)."
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+RECORDED = Path("recorded.yaml")  # where `record` and `serve --record-missing` write by default
 
 
 def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,6 +100,66 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default info) [EMULATOR_LOG_LEVEL]",
     )
+    missing = serve.add_argument_group(
+        "record missing",
+        "Forward the requests no fixture matches to a real API and write each exchange as a fixture "
+        "(README, Record mode). These options have no EMULATOR_* variables.",
+    )
+    missing.add_argument(
+        "--record-missing",
+        action="store_true",
+        help="forward requests no fixture matches to --upstream and record them (one process; not with --strict)",
+    )
+    _recording_arguments(missing, "--record-out")
+
+
+def _record_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    record = commands.add_parser(
+        "record",
+        help="forward to a real API and write the exchanges as fixtures",
+        description="Forward every request to a real OpenAI-compatible API, unchanged, and write each chat "
+        "completion exchange as a replayable fixture: the file is rewritten after every exchange, keys "
+        "and key-like strings never reach it. Replay it with `serve --fixtures FILE`.",
+    )
+    record.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only) [EMULATOR_HOST]")
+    record.add_argument("--port", type=int, help="port to listen on (default 8000) [EMULATOR_PORT]")
+    record.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log verbosity (default info) [EMULATOR_LOG_LEVEL]",
+    )
+    _recording_arguments(record, "--out")
+
+
+def _recording_arguments(parser: argparse._ActionsContainer, out_flag: str) -> None:
+    """The options `record` and `serve --record-missing` share."""
+    parser.add_argument(
+        "--upstream",
+        metavar="URL",
+        required=out_flag == "--out",
+        help="the real API's base URL as the SDK takes it, ending in /v1 (e.g. https://api.openai.com/v1); "
+        "the caller's Authorization goes there as it came",
+    )
+    parser.add_argument(
+        out_flag,
+        dest="record_out",
+        type=Path,
+        metavar="FILE",
+        help=f"YAML fixture file to write (default {RECORDED}); an existing one needs --force",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    parser.add_argument(
+        "--normalize",
+        action="append",
+        metavar="REGEX",
+        help="a volatile value that match text holds as this regex, so a replay with another value still "
+        "matches; repeatable, added to the defaults (UUIDs, timestamps, API ids, hex digests)",
+    )
+    parser.add_argument(
+        "--keep-timing",
+        action="store_true",
+        help="also record the latency (first_token_ms, per_token_ms) and chunking the upstream streamed with",
+    )
 
 
 def _check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -116,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _serve_parser(commands)
     _check_parser(commands)
+    _record_parser(commands)
     return parser
 
 
@@ -142,7 +205,7 @@ def app_from_env() -> Starlette:
     from .app import create_app
 
     settings = config.from_env()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     return create_app(settings)
 
 
@@ -196,16 +259,66 @@ def check(paths: Sequence[Path]) -> int:
     return 0
 
 
+def record(args: argparse.Namespace, settings: config.Settings, *, missing_only: bool) -> int:
+    """`record`, or `serve --record-missing` (`missing_only`): forward, record, until interrupted.
+
+    One process, running the app object itself: there is one file to write, and the recorder
+    that writes it must see every exchange.
+    """
+    import uvicorn
+
+    from .app import create_app
+    from .proxy import Upstream, recorder_app
+    from .record import Recorder, RecordError
+
+    out = args.record_out or RECORDED
+    try:
+        recorder = Recorder(
+            out, upstream=args.upstream, normalize=args.normalize or (), keep_timing=args.keep_timing, force=args.force
+        )
+    except RecordError as exc:
+        print(f"chat-emulator: {exc}", file=sys.stderr)
+        return 2
+    upstream = Upstream(args.upstream, recorder)
+    app = create_app(settings, upstream=upstream) if missing_only else recorder_app(upstream)
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    logging.getLogger("emulator").info("recording %s into %s", args.upstream, out)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False)
+    return 0
+
+
+def _recording_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the recording flags given, if anything."""
+    if args.command == "serve" and not args.record_missing:
+        given = args.upstream or args.record_out or args.normalize or args.keep_timing or args.force
+        return "--upstream, --record-out, --normalize, --keep-timing and --force need --record-missing" if given else None
+    if args.command == "serve" and (args.strict or args.workers != 1):
+        return "--record-missing runs one process that forwards what no fixture matches: not with --strict or --workers"
+    if not args.upstream:
+        return "--record-missing needs --upstream URL"
+    if not args.upstream.startswith(("http://", "https://")):
+        return f"--upstream {args.upstream!r}: expected an http:// or https:// URL ending in /v1"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `chat-emulator` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args.paths)
+    problem = _recording_problem(args)
+    if problem:
+        parser.error(problem)
     try:
-        settings = settings_from_args(args)
+        if args.command == "record":
+            settings = config.from_env(host=args.host, port=args.port, log_level=args.log_level)
+        else:
+            settings = settings_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "record":
+        return record(args, settings, missing_only=False)
     if args.command == "serve":
         from .fixtures import fixture_problems
 
@@ -216,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(problems), file=sys.stderr)
             print("The emulator did not start: mend the fixtures above.", file=sys.stderr)
             return 2
+        if args.record_missing:
+            return record(args, settings, missing_only=True)
         serve(settings, workers=args.workers)
     return 0
 
