@@ -7,12 +7,13 @@ differs. Key order follows the real API (protocol §1).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import secrets
 import string
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
+
+import orjson
 
 from .types import Choice, Reply, StreamFault, TokenLogprob, ToolCall, Usage
 
@@ -102,7 +103,10 @@ def completion_body(reply: Reply) -> dict[str, Any]:
 
 def completion_json(reply: Reply) -> bytes:
     """The body bytes as the real API lays them out: 2-space indent, raw UTF-8, no newline."""
-    return json.dumps(completion_body(reply), indent=2, ensure_ascii=False).encode()
+    # orjson lays bodies out as json.dumps(indent=2, ensure_ascii=False) does (tiny floats aside:
+    # 1e-7 for 1e-07), but the stdlib's json drops to pure Python whenever `indent` is set:
+    # ~50 us a body against ~1 us (BENCHMARKS.md).
+    return orjson.dumps(completion_body(reply), option=orjson.OPT_INDENT_2)
 
 
 # --- streaming ---------------------------------------------------------------------------
@@ -196,7 +200,7 @@ def _choice_chunk(
 
 def event(body: dict[str, Any]) -> bytes:
     """One SSE event: `data: <compact JSON>` and a blank line."""
-    return b"data: " + json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(body) + b"\n\n"  # compact, raw UTF-8: 0.5 us a chunk against 5 us
 
 
 class StreamDisconnect(Exception):
