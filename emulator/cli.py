@@ -287,12 +287,12 @@ def record(args: argparse.Namespace, settings: config.Settings, *, missing_only:
     return 0
 
 
-def _recording_problem(args: argparse.Namespace) -> str | None:
+def _recording_problem(args: argparse.Namespace, settings: config.Settings) -> str | None:
     """What is wrong with the recording flags given, if anything."""
     if args.command == "serve" and not args.record_missing:
         given = args.upstream or args.record_out or args.normalize or args.keep_timing or args.force
         return "--upstream, --record-out, --normalize, --keep-timing and --force need --record-missing" if given else None
-    if args.command == "serve" and (args.strict or args.workers != 1):
+    if args.command == "serve" and (settings.strict or args.workers != 1):
         return "--record-missing runs one process that forwards what no fixture matches: not with --strict or --workers"
     if not args.upstream:
         return "--record-missing needs --upstream URL"
@@ -307,9 +307,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "check":
         return check(args.paths)
-    problem = _recording_problem(args)
-    if problem:
-        parser.error(problem)
     try:
         if args.command == "record":
             settings = config.from_env(host=args.host, port=args.port, log_level=args.log_level)
@@ -317,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
+    problem = _recording_problem(args, settings)
+    if problem:
+        parser.error(problem)
     if args.command == "record":
         return record(args, settings, missing_only=False)
     if args.command == "serve":

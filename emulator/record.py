@@ -6,23 +6,19 @@ for an error, from the response), keeps secrets out of it, and rewrites the whol
 atomically after every exchange, so stopping the recorder at any moment loses nothing and
 every version of the file passes `check`.
 
-Match text is exact unless it holds volatile values (ids, timestamps, UUIDs, secrets): then
-it becomes a regex, the literal text escaped and each volatile value replaced by a pattern
-that matches any value of its kind, so a replay with fresh ids still matches.
+What is a secret and what is volatile, and how match text copes with both: scrub.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import re
 import tempfile
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,19 +30,9 @@ from .errors import EmulatorError
 from .fixtures import FINISH_REASONS, compile_entry, compile_template
 from .located import Invalid, Problems
 from .matching import RequestView
+from .scrub import DEFAULT_NORMALIZERS, Scrubber
 
 log = logging.getLogger("emulator")
-
-REDACTED = "[redacted]"
-
-# Values that differ from one run to the next; match text holds a pattern in their place.
-DEFAULT_NORMALIZERS = (
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",  # UUIDs
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",  # ISO 8601 times
-    r"\b1[5-9]\d{8}(?:\d{3})?\b",  # Unix times (2017-2033) in seconds or milliseconds
-    r"\b(?:chatcmpl|call|req|resp|msg|run|file|asst|thread)[-_][A-Za-z0-9]{8,}\b",  # API object ids
-    r"\b[0-9a-f]{32,}\b",  # hex digests and request ids
-)
 
 # The response headers an error fixture keeps: the ones that steer the SDK's retries.
 FAULT_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
@@ -69,127 +55,10 @@ class Exchange:
     elapsed_ms: float  # from sending the request to the end of the response
 
 
-# --- secrets and volatile values --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One kind of value a recording must not write as it stands."""
-
-    pattern: re.Pattern[str]
-    stand_in: str  # the regex that match text holds in its place
-    secret: bool = False  # a secret is also replaced by [redacted] in replies
-    test: Callable[[str], bool] | None = None  # a further check on what the pattern found
-
-
-def _looks_random(token: str) -> bool:
-    """Upper case, lower case and digits, about as varied as random text (bits per character)."""
-    if not (any(c.islower() for c in token) and any(c.isupper() for c in token) and any(c.isdigit() for c in token)):
-        return False
-    counts = Counter(token).values()
-    entropy = -sum(n / len(token) * math.log2(n / len(token)) for n in counts)
-    return entropy >= 4.3  # random base-62 text of 32 characters scores about 4.6, long words below 4
-
-
-SECRET_RULES = (
-    Rule(re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*-]{8,}"), r"sk-[A-Za-z0-9_*-]{8,}", secret=True),
-    # RFC 6750's token characters; a final `.` ends the sentence rather than the token.
-    Rule(re.compile(r"(?<=[Bb]earer )[A-Za-z0-9._~+/-]{7,}[A-Za-z0-9_~+/=-]"), r"\S+", secret=True),
-    # A lookbehind keeps a token from starting inside a longer run, or after a JSON escape's `\`.
-    Rule(
-        re.compile(r"(?<![\\A-Za-z0-9+_=-])[A-Za-z0-9+_=-]{32,}"),
-        r"[A-Za-z0-9+_=-]{32,}",
-        secret=True,
-        test=_looks_random,
-    ),
-)
-
-
-class Scrubber:
-    """Finds secrets and volatile values in text: redacts secrets, generalises both in match text.
-
-    >>> scrubber = Scrubber(DEFAULT_NORMALIZERS)
-    >>> scrubber.redact("my key is sk-abcdefgh12345678")
-    'my key is [redacted]'
-    >>> scrubber.match_text("hello")
-    'hello'
-    """
-
-    def __init__(self, normalize: Iterable[str]) -> None:
-        self._keys: list[Rule] = []
-        self._normalizers = []
-        for regex in normalize:
-            try:
-                self._normalizers.append(Rule(re.compile(regex), regex))
-            except re.error as exc:
-                raise RecordError(f"--normalize {regex!r} is not a regex: {exc}") from None
-
-    def add_key(self, key: str | None) -> None:
-        """Treat every later sight of `key` as a secret (short keys are not secrets worth hiding)."""
-        if key and len(key) >= 8 and all(rule.pattern.pattern != re.escape(key) for rule in self._keys):
-            self._keys.append(Rule(re.compile(re.escape(key)), r"\S+", secret=True))
-
-    def _spans(self, text: str, rules: Sequence[Rule]) -> list[tuple[int, int, Rule]]:
-        """Where each rule finds something, overlaps resolved leftmost and longest first."""
-        found = [
-            (m.start(), m.end(), order, rule)
-            for order, rule in enumerate(rules)
-            for m in rule.pattern.finditer(text)
-            if m.end() > m.start() and (rule.test is None or rule.test(m.group()))
-        ]
-        found.sort(key=lambda span: (span[0], span[0] - span[1], span[2]))
-        kept: list[tuple[int, int, Rule]] = []
-        for start, end, _, rule in found:
-            if not kept or start >= kept[-1][1]:
-                kept.append((start, end, rule))
-        return kept
-
-    def redact(self, text: str) -> str:
-        """`text` with every secret replaced by [redacted]."""
-        out, last = [], 0
-        for start, end, _ in self._spans(text, [*self._keys, *SECRET_RULES]):
-            out += [text[last:start], REDACTED]
-            last = end
-        return "".join(out) + text[last:]
-
-    def match_text(self, text: str) -> str | dict[str, str]:
-        """What a fixture's `match` holds for `text`: the text itself, or a regex when it varies."""
-        secrets = [*self._keys, *SECRET_RULES]
-        regex = self._regex(text, [*secrets, *self._normalizers])
-        if regex is not None and not _fits(regex, text):
-            # A --normalize regex may hold anchors or groups that do not fit mid-text; the
-            # secrets' stand-ins are ours and always fit.
-            regex = self._regex(text, secrets)
-        return text if regex is None else {"regex": regex}
-
-    def _regex(self, text: str, rules: Sequence[Rule]) -> str | None:
-        """`text` as an anchored regex, each span a rule finds replaced by its stand-in; None if none."""
-        spans = self._spans(text, rules)
-        if not spans:
-            return None
-        parts, last = [r"\A"], 0
-        for start, end, rule in spans:
-            parts += [_escape(text[last:start]), f"(?:{rule.stand_in})"]
-            last = end
-        return "".join([*parts, _escape(text[last:]), r"\Z"])
-
-
-def _fits(regex: str, text: str) -> bool:
-    try:
-        return re.search(regex, text) is not None
-    except re.error:
-        return False
-
-
-def _escape(text: str) -> str:
-    # re.escape escapes spaces for verbose mode, which match regexes never use.
-    return re.escape(text).replace("\\ ", " ")
-
-
 # --- exchange -> fixture entry ----------------------------------------------------------------
 
 
-def request_match(view: RequestView, scrub: Scrubber) -> dict[str, Any]:
+def _request_match(view: RequestView, scrub: Scrubber) -> dict[str, Any]:
     """The `match` of a recorded request: its model, prompts and tools, volatile values generalised.
 
     `tool_choice` and `response_format` are always written, so a fixture recorded without
@@ -231,7 +100,7 @@ def _usage(body: Any) -> dict[str, int]:
         return {}
     usage = {}
     for key, (details, field) in USAGE_FIELDS.items():
-        value = (body.get(details) or {} if details else body).get(field)
+        value = ((body.get(details) or {}) if details else body).get(field)
         if type(value) is int and (value or details is None):
             usage[key] = value
     return usage
@@ -359,7 +228,7 @@ def _fault(exchange: Exchange, scrub: Scrubber) -> dict[str, Any]:
     return fault
 
 
-def fixture_reply(exchange: Exchange, scrub: Scrubber, keep_timing: bool) -> dict[str, Any] | None:
+def _fixture_reply(exchange: Exchange, scrub: Scrubber, keep_timing: bool) -> dict[str, Any] | None:
     """What the fixture of a chat exchange answers: the reply, or the upstream's error as a fault.
 
     None when the response is neither: another status, or a body that is no chat completion.
@@ -400,7 +269,9 @@ class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> Any:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+    # Other styles write NEL (U+0085) as it is, and a YAML reader takes it for a line break.
+    style = '"' if "\x85" in value else "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 _Dumper.add_representer(str, _text)
@@ -429,8 +300,11 @@ class Recorder:
     ) -> None:
         if path.exists() and not force:
             raise RecordError(f"{path} already exists: give --force to overwrite it, or another file")
+        try:
+            self._scrub = Scrubber([*DEFAULT_NORMALIZERS, *normalize])
+        except re.error as exc:
+            raise RecordError(f"--normalize {exc.pattern!r} is not a regex: {exc}") from None
         self.path = path
-        self._scrub = Scrubber([*DEFAULT_NORMALIZERS, *normalize])
         self._keep_timing = keep_timing
         self._entries: list[dict[str, Any]] = []
         self._by_match: dict[str, dict[str, Any]] = {}
@@ -446,9 +320,6 @@ class Recorder:
         except OSError as exc:
             raise RecordError(f"cannot write {path}: {exc.strerror or exc}") from None
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     def add(self, exchange: Exchange) -> str | None:
         """Record one exchange; the name of the fixture that now answers it, or None if skipped."""
         body = exchange.request
@@ -458,7 +329,7 @@ class Recorder:
             return None
         with self._lock:
             self._scrub.add_key(exchange.api_key)
-            reply = fixture_reply(exchange, self._scrub, self._keep_timing)
+            reply = _fixture_reply(exchange, self._scrub, self._keep_timing)
             if reply is None:
                 log.warning("not recorded: a %d response that is neither a chat completion nor an error", exchange.status)
                 return None
@@ -466,7 +337,7 @@ class Recorder:
                 log.warning("not recorded: the reply holds {{ … }}, which a fixture cannot say as it stands")
                 return None
             view = RequestView(body)
-            name = self._store(request_match(view, self._scrub), reply, view)
+            name = self._store(_request_match(view, self._scrub), reply, view)
             if name is not None:
                 self._write()
         if name is not None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +20,17 @@ import httpx
 import openai
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from emulator import registry
 from emulator.app import Emulator, create_app
 from emulator.cli import main
-from emulator.fixtures import USAGE_KEYS, fixture_problems
+from emulator.fixtures import USAGE_KEYS, fixture_problems, load_files
+from emulator.matching import RequestView
 from emulator.proxy import Upstream, recorder_app
-from emulator.record import USAGE_FIELDS, Recorder, RecordError, Scrubber
+from emulator.record import USAGE_FIELDS, Exchange, Recorder, RecordError
+from emulator.scrub import Scrubber
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
 
@@ -374,12 +380,49 @@ def test_an_existing_file_is_not_overwritten_without_force(tmp_path: Path, capsy
     ],
 )
 def test_recording_flags_that_do_not_fit_are_usage_errors(
-    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("EMULATOR_STRICT", raising=False)
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
     assert complaint in capsys.readouterr().err
+
+
+def test_strict_mode_from_the_environment_does_not_fit_record_missing_either(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMULATOR_STRICT", "true")
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--record-missing", "--upstream", "http://x/v1"])
+    assert exited.value.code == 2
+    assert "not with --strict" in capsys.readouterr().err
+
+
+def test_a_normalize_flag_that_is_no_regex_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "never.yaml"
+    assert main(["record", "--upstream", "http://127.0.0.1:9/v1", "--out", str(path), "--normalize", "(unclosed"]) == 2
+    assert "--normalize '(unclosed' is not a regex" in capsys.readouterr().err
+    assert not path.exists()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=200))
+def test_any_text_comes_back_from_the_file_as_it_was_said_and_matched(text: str) -> None:
+    assume("{{" not in text and Scrubber(()).redact(text) == text)  # templates and secrets aside
+    completion = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+    exchange = Exchange(
+        request={"model": "gpt-4o", "messages": user(text)}, api_key=None, status=200, headers={},
+        body=json.dumps(completion).encode(), events=(), elapsed_ms=1.0,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "text.yaml"
+        # add() refuses an entry that would not match its own request: a name means it matches.
+        assert Recorder(path, upstream="http://upstream/v1").add(exchange) == "text-1"
+        (entry,) = entries(path)
+        (fixture,) = load_files([path])
+    assert entry["reply"]["content"] == text
+    assert fixture.match.holds(RequestView(exchange.request))  # as read back from the file
 
 
 def test_every_usage_field_of_the_fixture_format_is_recorded() -> None:
