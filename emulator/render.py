@@ -7,6 +7,7 @@ differs. Key order follows the real API (protocol §1).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import secrets
 import string
@@ -103,10 +104,21 @@ def completion_body(reply: Reply) -> dict[str, Any]:
 
 def completion_json(reply: Reply) -> bytes:
     """The body bytes as the real API lays them out: 2-space indent, raw UTF-8, no newline."""
-    # orjson lays bodies out as json.dumps(indent=2, ensure_ascii=False) does (tiny floats aside:
-    # 1e-7 for 1e-07), but the stdlib's json drops to pure Python whenever `indent` is set:
-    # ~50 us a body against ~1 us (BENCHMARKS.md).
-    return orjson.dumps(completion_body(reply), option=orjson.OPT_INDENT_2)
+    return _dumps(completion_body(reply), indent=True)
+
+
+def _dumps(body: dict[str, Any], *, indent: bool) -> bytes:
+    """`body` as JSON, by orjson unless logprobs put floats in it.
+
+    orjson lays JSON out as json.dumps(ensure_ascii=False) does and is far faster (the stdlib's
+    json is pure Python once `indent` is set: ~50 us a body against ~1 us; 5 us a chunk against
+    0.5 us), but writes tiny floats as 1e-7 where the real API and json write 1e-07.
+    """
+    if any(choice.get("logprobs") for choice in body.get("choices") or ()):
+        if indent:
+            return json.dumps(body, indent=2, ensure_ascii=False).encode()
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2 if indent else 0)
 
 
 # --- streaming ---------------------------------------------------------------------------
@@ -200,7 +212,7 @@ def _choice_chunk(
 
 def event(body: dict[str, Any]) -> bytes:
     """One SSE event: `data: <compact JSON>` and a blank line."""
-    return b"data: " + orjson.dumps(body) + b"\n\n"  # compact, raw UTF-8: 0.5 us a chunk against 5 us
+    return b"data: " + _dumps(body, indent=False) + b"\n\n"
 
 
 class StreamDisconnect(Exception):
