@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
 from faker import Faker
 
 from .jsongen import fake_json
@@ -57,8 +58,11 @@ def request_seed(request: Request, server_seed: int, counter: int) -> int:
     request has no `seed`) its arrival count, so unseeded replies vary but replay from --seed."""
     shaping = {name: request.get(name) for name in SHAPING_FIELDS}
     salt = [server_seed, counter] if request.get("seed") is None else [request["seed"]]
-    material = json.dumps([shaping, salt], sort_keys=True, ensure_ascii=False, default=str)
-    return int.from_bytes(hashlib.blake2b(material.encode(), digest_size=8).digest(), "big")
+    try:
+        material = orjson.dumps([shaping, salt], option=orjson.OPT_SORT_KEYS)  # ~10x json.dumps' speed
+    except orjson.JSONEncodeError:  # integers past 64 bits, which only the stdlib writes
+        material = json.dumps([shaping, salt], sort_keys=True, ensure_ascii=False, default=str).encode()
+    return int.from_bytes(hashlib.blake2b(material, digest_size=8).digest(), "big")
 
 
 def choice_rng(seed: int, index: int) -> random.Random:
