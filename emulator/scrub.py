@@ -46,17 +46,16 @@ def _looks_random(token: str) -> bool:
     return entropy >= 4.3  # random base-62 text of 32 characters scores about 4.6, long words below 4
 
 
+# Where a token may start: not inside a longer run of token characters, nor inside a JSON
+# escape, but right after one (`\n`, `\u00e9`): tool arguments are JSON text, and redacting
+# after the escape, never through it, keeps that JSON valid.
+_START = r"(?:(?<![\\A-Za-z0-9+_=-])|(?<=\\[nrtbf])|(?<=\\u[0-9a-fA-F]{4}))"
+
 SECRET_RULES = (
-    Rule(re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_*-]{8,}"), r"sk-[A-Za-z0-9_*-]{8,}", secret=True),
+    Rule(re.compile(_START + r"sk-[A-Za-z0-9_*-]{8,}"), r"sk-[A-Za-z0-9_*-]{8,}", secret=True),
     # RFC 6750's token characters; a final `.` ends the sentence rather than the token.
     Rule(re.compile(r"(?<=[Bb]earer )[A-Za-z0-9._~+/-]{7,}[A-Za-z0-9_~+/=-]"), r"\S+", secret=True),
-    # A lookbehind keeps a token from starting inside a longer run, or after a JSON escape's `\`.
-    Rule(
-        re.compile(r"(?<![\\A-Za-z0-9+_=-])[A-Za-z0-9+_=-]{32,}"),
-        r"[A-Za-z0-9+_=-]{32,}",
-        secret=True,
-        test=_looks_random,
-    ),
+    Rule(re.compile(_START + r"[A-Za-z0-9+_=-]{32,}"), r"[A-Za-z0-9+_=-]{32,}", secret=True, test=_looks_random),
 )
 
 

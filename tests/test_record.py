@@ -320,12 +320,14 @@ def test_no_secret_reaches_the_written_file(recorded: Recording, scripted: Emula
         ("use sk-abcdefgh12345678 here", "use [redacted] here"),
         ("Authorization: Bearer abc.def-ghi_jkl", "Authorization: Bearer [redacted]"),
         ("token Zx8Qw2Er5Ty7Ui9Op1As3Df6Gh4Jk0Lm here", "token [redacted] here"),
-        ('{"key": "\\u00e9Zx8Qw2Er5Ty7Ui9Op1As3Df6Gh4Jk0Lm"}', '{"key": "\\u00e9Zx8Qw2Er5Ty7Ui9Op1As3Df6Gh4Jk0Lm"}'),
+        ('{"key": "\\u00e9Zx8Qw2Er5Ty7Ui9Op1As3Df6Gh4Jk0Lm"}', '{"key": "\\u00e9[redacted]"}'),
+        ('{"note": "line\\nsk-abcdefgh12345678"}', '{"note": "line\\n[redacted]"}'),
         ("call_4XzlGBLtUe9dy3GVNV4jhq7h and 3f1e2d4c-aaaa-4bbb-8ccc-00000000abcd", None),
         ("supercalifragilisticexpialidocious_and_more_words", None),
         ("sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", None),
     ],
-    ids=["sk-key", "bearer", "random-token", "json-escape", "ids-and-uuids", "long-word", "hex-digest"],
+    ids=["sk-key", "bearer", "random-token", "after-unicode-escape", "after-newline-escape", "ids-and-uuids",
+         "long-word", "hex-digest"],
 )
 def test_key_like_strings_are_redacted_and_ordinary_text_is_kept(text: str, kept: str | None) -> None:
     assert Scrubber(()).redact(text) == (text if kept is None else kept)
