@@ -29,5 +29,10 @@ check: $(VENV)/.installed-test
 	$(BIN)/python -m ruff check emulator tests
 	$(BIN)/python -m mypy emulator
 
+# The emulator against a bare Starlette baseline on loopback (BENCHMARKS.md); a few minutes.
+# Uses wrk when installed (apt-get install wrk), else the bounded Python load generator.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info

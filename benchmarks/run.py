@@ -1,0 +1,262 @@
+"""`make bench`: the emulator against a bare Starlette baseline, side by side, on loopback.
+
+Servers run on one core, the load (wrk, else benchmarks/loadgen.py) on the other. Every
+throughput figure is taken in rounds, baseline and emulator interleaved, and each ratio is the
+median of the per-round ratios, so a neighbour's load on the machine hits both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import drivers, loadgen, payloads, plugin, servers
+from .drivers import Sample
+from .servers import CHAT, Server
+from .table import NOT_BUILT, Row, print_table
+
+REPLAY_TEXT = "It is 18 degrees in Boston with a 70% chance of rain, so take an umbrella."
+
+
+def machine() -> str:
+    """nproc, CPU model, Python version: where the figures come from."""
+    lines = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    load = os.getloadavg()[0]
+    return f"nproc {os.cpu_count()}, {model}, Python {platform.python_version()}, 1-minute load average {load:.2f}"
+
+
+def fixture_file(folder: Path, count: int) -> Path:
+    """A fixtures file of `count` entries whose last two answer the benchmark requests."""
+    entries: list[dict[str, Any]] = [
+        {"name": f"other-{i}", "match": {"last_user": f"Question number {i}?"}, "reply": {"content": f"Answer {i}."}}
+        for i in range(count - 2)
+    ]
+    asked = payloads.chat_request()["messages"][1]["content"]
+    entries += [
+        # Long enough for the request's 48-token limit to cut: a 50-chunk stream.
+        {"name": "stream", "match": {"last_user": asked, "stream": True}, "reply": {"content": REPLAY_TEXT * 3}},
+        {"name": "weather", "match": {"last_user": asked}, "reply": {"content": REPLAY_TEXT}},
+    ]
+    path = folder / f"fixtures-{count}.yaml"
+    # JSON is YAML: written fast, read by the same loader.
+    path.write_text(json.dumps({"fixtures": entries}, indent=1))
+    return path
+
+
+def replays(server: Server) -> bool:
+    """Whether the server answers the benchmark request from its fixture."""
+    connection = http.client.HTTPConnection(*server.address, timeout=30)
+    headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
+    try:
+        connection.request("POST", CHAT, payloads.encode(payloads.chat_request()), headers)
+        answer = json.loads(connection.getresponse().read())
+    finally:
+        connection.close()
+    return bool(answer.get("choices")) and answer["choices"][0]["message"].get("content") == REPLAY_TEXT
+
+
+def streaming_request(server: Server) -> bytes:
+    """A streamed request whose reply is exactly 50 chunks (checked, since wrk cannot count them)."""
+    for seed in range(20):
+        body = payloads.encode(payloads.stream_request(seed))
+        result = loadgen.run(server.address, loadgen.post(CHAT, body), connections=1, max_requests=1, count_events=True)
+        if result.events == payloads.STREAM_CHUNKS:
+            return body
+    raise RuntimeError(f"no seed below 20 gives a {payloads.STREAM_CHUNKS}-chunk stream")
+
+
+def interleaved(
+    pairs: Sequence[tuple[Callable[[], Sample], Callable[[], Sample]]], rounds: int
+) -> list[tuple[list[Sample], list[Sample]]]:
+    """Each (baseline, emulator) pair run `rounds` times, alternating which goes first."""
+    results: list[tuple[list[Sample], list[Sample]]] = [([], []) for _ in pairs]
+    for round_ in range(rounds):
+        for (first, second), (firsts, seconds) in zip(pairs, results):
+            if round_ % 2:
+                seconds.append(second())
+                firsts.append(first())
+            else:
+                firsts.append(first())
+                seconds.append(second())
+    return results
+
+
+def median_ratio(base: Sequence[float], emu: Sequence[float]) -> float:
+    """The median of the per-round ratios emu/base."""
+    return statistics.median(e / b for b, e in zip(base, emu))
+
+
+def throughput_rows(name: str, base: list[Sample], emu: list[Sample], floor: float) -> list[Row]:
+    """Requests/s, p50 and p99 of one scenario."""
+    ratio = median_ratio([s.rate for s in base], [s.rate for s in emu])
+    rows = [Row(f"{name}: requests/s", _num(base, "rate"), _num(emu, "rate"), ratio, f">= {floor}x", ratio >= floor)]
+    for p in ("p50", "p99"):
+        r = median_ratio([getattr(s, p) for s in base], [getattr(s, p) for s in emu])
+        rows.append(Row(f"{name}: {p} latency", _ms(base, p), _ms(emu, p), r, "", None))
+    return rows
+
+
+def _num(samples: Sequence[Sample], field: str) -> str:
+    return f"{statistics.median(getattr(s, field) for s in samples):,.0f}"
+
+
+def _ms(samples: Sequence[Sample], field: str) -> str:
+    return f"{statistics.median(getattr(s, field) for s in samples) * 1000:.2f} ms"
+
+
+def cold_starts(rounds: int) -> tuple[list[float], list[float]]:
+    """Seconds from spawn to the first 200, baseline and emulator alternately."""
+    base: list[float] = []
+    emu: list[float] = []
+    for round_ in range(rounds):
+        for make, into in ((servers.baseline, base), (servers.emulator, emu))[:: -1 if round_ % 2 else 1]:
+            server = make(servers.free_port())
+            try:
+                into.append(server.wait_ready())
+            finally:
+                server.stop()
+    return base, emu
+
+
+def memory(requests: int) -> list[Row]:
+    """Resident memory after 1,000 requests and after `requests`, each server fresh."""
+    rows = []
+    body = loadgen.post(CHAT, payloads.encode(payloads.chat_request()))
+    for make in (servers.baseline, servers.emulator):
+        server = make(servers.free_port())
+        try:
+            server.wait_ready()
+            loadgen.run(server.address, body, max_requests=1000, duration=120)
+            early = server.rss_mib()
+            done = loadgen.run(server.address, body, max_requests=requests - 1000, duration=300)
+            late = server.rss_mib()
+        finally:
+            server.stop()
+        if done.requests != requests - 1000:
+            raise RuntimeError(f"{server.name}: {done.requests} of {requests - 1000} requests answered")
+        ratio = late / early
+        rows.append(
+            Row(f"memory, {server.name}: RSS after {requests:,} / after 1,000", f"{early:.1f} MiB", f"{late:.1f} MiB",
+                ratio, "<= 1.1x (flat)", ratio <= 1.1)
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every measurement and print the table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each timed run (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per figure (default 3)")
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
+                        help="wrk when installed (auto), or the Python generator")
+    parser.add_argument("--memory-requests", type=int, default=100_000, help="requests before the last RSS reading")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    server_cores, load_cores = servers.cores()
+    os.sched_setaffinity(0, load_cores)  # this process and the wrk it starts: the load core
+    use_wrk = args.loadgen == "wrk" or (args.loadgen == "auto" and drivers.wrk_path() is not None)
+    print(f"machine: {machine()}")
+    print(f"servers on core {sorted(server_cores)}, load on core {sorted(load_cores)} "
+          f"by {'wrk' if use_wrk else 'the Python generator (benchmarks/loadgen.py)'}, "
+          f"{drivers.CONNECTIONS} connections, {args.rounds} rounds of {args.seconds:g} s\n")
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as folder:
+        ten, many = fixture_file(Path(folder), 10), fixture_file(Path(folder), 10_000)
+        running = {
+            "baseline": servers.baseline(servers.free_port()),
+            "generated": servers.emulator(servers.free_port()),
+            "10": servers.emulator(servers.free_port(), "--fixtures", str(ten)),
+            "10k": servers.emulator(servers.free_port(), "--fixtures", str(many)),
+        }
+        try:
+            for server in running.values():
+                server.wait_ready(timeout=120)
+            fixtures_built = replays(running["10"]) and replays(running["10k"])
+            measured, samples = _throughput(running, fixtures_built, args.seconds, args.rounds, use_wrk)
+            rows += measured
+        finally:
+            for server in running.values():
+                server.stop()
+
+    base, emu = cold_starts(args.rounds + 2)
+    ratio = median_ratio(base, emu)
+    rows.append(Row("cold start: spawn to first 200", f"{statistics.median(base) * 1000:.0f} ms",
+                    f"{statistics.median(emu) * 1000:.0f} ms", ratio, "<= 2x", ratio <= 2))
+    rows += plugin.rows()
+    rows += memory(args.memory_requests)
+
+    print_table(rows)
+    loads = [s.load_cpu for s in samples if s.load_cpu is not None]
+    if loads:
+        busy = max(loads)
+        print(f"\nPython load generator: at most {busy:.0%} of its core busy (near 100% would make it the bottleneck)")
+    print(f"took {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _throughput(
+    running: dict[str, Server], fixtures_built: bool, seconds: float, rounds: int, use_wrk: bool
+) -> tuple[list[Row], list[Sample]]:
+    """Generated, replayed and streamed replies, and matching among 10 and 10,000 fixtures."""
+
+    def run(server: Server, body: bytes, events: int = 0) -> Callable[[], Sample]:
+        def sample() -> Sample:
+            taken = drivers.drive(server.address, CHAT, body, seconds, events_per_response=events, use_wrk=use_wrk)
+            if taken.errors:
+                raise RuntimeError(f"{server.name}: {taken.errors} failed responses")
+            return taken
+
+        return sample
+
+    base, generated = running["baseline"], running["generated"]
+    # A fixture streams the 50-chunk reply once fixtures exist; until then, generated structured output.
+    streamer = running["10"] if fixtures_built else generated
+    request = payloads.encode(payloads.chat_request())
+    stream_body = streaming_request(streamer)
+    baseline_stream = payloads.encode(payloads.chat_request(stream=True))
+    pairs = [
+        (run(base, request), run(generated, request)),
+        (run(base, baseline_stream, payloads.STREAM_CHUNKS), run(streamer, stream_body, payloads.STREAM_CHUNKS)),
+    ]
+    warm = [(base, request), (base, baseline_stream), (generated, request), (streamer, stream_body)]
+    if fixtures_built:
+        few, lots = running["10"], running["10k"]
+        pairs += [(run(base, request), run(few, request)), (run(few, request), run(lots, request))]
+        warm += [(few, request), (lots, request)]
+    for server, body in warm:  # caches filled and code paths taken once before anything counts
+        loadgen.run(server.address, loadgen.post(CHAT, body), connections=drivers.CONNECTIONS, duration=0.5)
+    results = interleaved(pairs, rounds)
+
+    rows = throughput_rows("generated reply", *results[0], floor=0.5)
+    stream_base, stream_emu = results[1]
+    ratio = median_ratio([s.events for s in stream_base], [s.events for s in stream_emu])
+    source = "fixture" if fixtures_built else "generated"
+    rows.append(Row(f"streaming: chunks/s (50-chunk {source} reply)", _num(stream_base, "events"),
+                    _num(stream_emu, "events"), ratio, ">= 0.7x", ratio >= 0.7))
+    if fixtures_built:
+        rows += throughput_rows("fixture replay", *results[2], floor=0.7)
+        with_10, with_10k = results[3]
+        ratio = median_ratio([s.p50 for s in with_10], [s.p50 for s in with_10k])
+        rows.append(Row("matching: p50 latency, 10,000 fixtures / 10 (baseline: 10)", _ms(with_10, "p50"),
+                        _ms(with_10k, "p50"), ratio, "<= 1.2x", ratio <= 1.2))
+    else:
+        rows.append(Row("fixture replay: requests/s", NOT_BUILT, NOT_BUILT, None, ">= 0.7x", None))
+        rows.append(Row("matching: p50 latency, 10,000 fixtures / 10", NOT_BUILT, NOT_BUILT, None, "<= 1.2x", None))
+    return rows, [sample for pair in results for side in pair for sample in side]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
