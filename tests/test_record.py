@@ -264,6 +264,22 @@ def test_a_stream_is_forwarded_chunk_by_chunk_as_it_arrives(recorded: Recording,
     assert arrivals[-1] - arrivals[0] > 0.3  # seven pauses of 60 ms: nothing was held back to the end
 
 
+def test_an_upstream_that_does_not_answer_is_a_502_and_nothing_is_recorded(tmp_path: Path) -> None:
+    with socket.socket() as unused:  # bound, never listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{unused.getsockname()[1]}/v1"
+        path = tmp_path / "down.yaml"
+        app = recorder_app(Upstream(down, Recorder(path, upstream=down)))
+        with (
+            BackgroundServer(app=app) as proxy,
+            openai.OpenAI(base_url=proxy.base_url, api_key=KEY, max_retries=0) as client,
+            pytest.raises(openai.InternalServerError, match="did not answer") as caught,
+        ):
+            ask(client, stream=False, messages=user("Anyone there?"))
+    assert caught.value.status_code == 502
+    assert entries(path) == []
+
+
 def test_record_missing_answers_matched_requests_here_and_records_the_rest(
     upstream: BackgroundServer, scripted: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
