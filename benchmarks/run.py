@@ -16,7 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,14 +66,13 @@ def replays(server: Server) -> bool:
     return bool(answer.get("choices")) and answer["choices"][0]["message"].get("content") == REPLAY_TEXT
 
 
-def streaming_request(server: Server) -> bytes:
-    """A streamed request whose reply is exactly 50 chunks (checked, since wrk cannot count them)."""
-    for seed in range(20):
-        body = payloads.encode(payloads.stream_request(seed))
+def streaming_request(server: Server, candidates: Iterable[bytes]) -> bytes:
+    """The first candidate body whose stream is exactly 50 chunks (checked: wrk cannot count them)."""
+    for body in candidates:
         result = loadgen.run(server.address, loadgen.post(CHAT, body), connections=1, max_requests=1, count_events=True)
         if result.events == payloads.STREAM_CHUNKS:
             return body
-    raise RuntimeError(f"no seed below 20 gives a {payloads.STREAM_CHUNKS}-chunk stream")
+    raise RuntimeError(f"no candidate request gives a {payloads.STREAM_CHUNKS}-chunk stream")
 
 
 def interleaved(
@@ -222,10 +221,16 @@ def _throughput(
         return sample
 
     base, generated = running["baseline"], running["generated"]
-    # A fixture streams the 50-chunk reply once fixtures exist; until then, generated structured output.
-    streamer = running["10"] if fixtures_built else generated
     request = payloads.encode(payloads.chat_request())
-    stream_body = streaming_request(streamer)
+    # A fixture streams the 50-chunk reply once fixtures exist; until then, generated structured output.
+    if fixtures_built:
+        streamer = running["10"]
+        limit = payloads.STREAM_CHUNKS - 2
+        candidates: Iterable[bytes] = [payloads.encode(payloads.chat_request(stream=True, max_completion_tokens=limit))]
+    else:
+        streamer = generated
+        candidates = (payloads.encode(payloads.stream_request(seed)) for seed in range(20))
+    stream_body = streaming_request(streamer, candidates)
     baseline_stream = payloads.encode(payloads.chat_request(stream=True))
     pairs = [
         (run(base, request), run(generated, request)),
