@@ -89,6 +89,8 @@ class _Tier:
 
     def candidates(self, view: RequestView) -> Iterable[Fixture]:
         """The fixtures that could match, in rank order."""
+        if not self._rank:  # an empty tier: no need to work out the request's last user text
+            return ()
         lists = [
             found
             for found in (self._by_user.get(view.last_user), self._by_model.get(view.model), self._rest)
