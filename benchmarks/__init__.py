@@ -1,0 +1,1 @@
+"""`make bench`: the emulator measured against a bare Starlette baseline (see run.py)."""

