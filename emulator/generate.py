@@ -15,6 +15,7 @@ Tool decision rule for `tool_choice: "auto"` (documented in the README):
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import random
 import re
@@ -24,7 +25,7 @@ from functools import cache
 from typing import Any
 
 import orjson
-from faker import Faker
+from faker.providers import lorem as faker_lorem
 
 from .jsongen import fake_json
 from .types import Draft, DraftToolCall, Request, Script
@@ -112,8 +113,16 @@ def text(request: Request, rng: random.Random) -> str:
 
 @cache
 def lorem(locale: str) -> tuple[tuple[str, ...], str, str]:
-    """Faker's lorem words for `locale`, the string between words, and the full stop."""
-    provider = next(p for p in Faker(locale).get_providers() if p.__provider__ == "faker.providers.lorem")
+    """Faker's lorem words for `locale`, the string between words, and the full stop.
+
+    Read from Faker's lorem module for the locale, or its default (Latin) where there is none,
+    as Faker itself falls back; building a whole Faker for them took ~13 ms a locale.
+    """
+    try:
+        module = importlib.import_module(f"{faker_lorem.__name__}.{locale}")
+    except ModuleNotFoundError:
+        module = importlib.import_module(f"{faker_lorem.__name__}.{faker_lorem.default_locale}")
+    provider = module.Provider
     full_stop = "。" if locale in _FULL_STOP_LOCALES else provider.sentence_punctuation
     return tuple(provider.word_list), provider.word_connector, full_stop
 
