@@ -5,13 +5,13 @@ request -> auth -> validate -> fixture or generator -> Reply -> JSON or SSE -> j
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
 import random
 import secrets
 import time
+from asyncio import sleep
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -189,7 +189,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
             return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
         delay = _answer_delay(reply)
         if delay:  # even sleep(0) costs a turn of the event loop
-            await asyncio.sleep(delay)
+            await sleep(delay)
         return Response(render.completion_json(reply), headers=headers, media_type="application/json")
 
     async def list_stored_completions(request: Request) -> Response:

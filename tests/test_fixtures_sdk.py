@@ -248,7 +248,7 @@ async def test_a_non_streamed_reply_waits_as_long_as_its_stream_would(monkeypatc
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr("emulator.app.asyncio.sleep", sleep)
+    monkeypatch.setattr("emulator.app.sleep", sleep)  # the app's own: uvicorn's loop sleeps too
     app = create_app(Settings())
     app.state.emulator.add_fixture({"name": "slow", "match": {}, "reply": {
         "content": "one two three", "latency": {"first_token_ms": 200, "per_token_ms": 50}}})
