@@ -48,10 +48,10 @@ class Result:
         return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
-def post(path: str, body: bytes, host: str = "127.0.0.1", api_key: str = "sk-bench") -> bytes:
-    """The raw bytes of a keep-alive JSON POST."""
+def post(path: str, body: bytes) -> bytes:
+    """The raw bytes of a keep-alive JSON POST to loopback."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {api_key}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk-bench\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body

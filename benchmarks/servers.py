@@ -46,7 +46,7 @@ def first_status(port: int, request: bytes, timeout: float = 1.0) -> int:
 class Server:
     """One server process on a loopback port, pinned to the server core."""
 
-    def __init__(self, name: str, argv: Sequence[str], port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, argv: Sequence[str], port: int) -> None:
         self.name = name
         self.port = port
         self.address = ("127.0.0.1", port)
@@ -56,7 +56,6 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, *argv],
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
@@ -103,7 +102,7 @@ def baseline(port: int) -> Server:
     return Server("baseline", ["-m", "benchmarks.baseline", "--port", str(port)], port)
 
 
-def emulator(port: int, *extra: str, env: dict[str, str] | None = None) -> Server:
+def emulator(port: int, *extra: str) -> Server:
     """The emulator, logging warnings only (as the baseline: no line per request)."""
     argv = ["-m", "emulator", "serve", "--port", str(port), "--seed", "1", "--log-level", "warning", *extra]
-    return Server("emulator", argv, port, env)
+    return Server("emulator", argv, port)
