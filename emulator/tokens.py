@@ -22,7 +22,7 @@ from unittest import mock
 
 import orjson
 import tiktoken
-from tiktoken_ext import openai_public
+from tiktoken_ext import openai_public  # type: ignore[import-untyped]
 
 from .models import Encoding, encoding_for
 
