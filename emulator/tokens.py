@@ -15,7 +15,7 @@ import json
 import operator
 import threading
 from collections.abc import Iterable, Mapping
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 from unittest import mock
@@ -73,29 +73,25 @@ def encoding_of(model: str) -> tiktoken.Encoding:
 
 def count(text: str, model: str) -> int:
     """Tokens in `text` for `model`."""
-    return _count(encoding_of(model), text)
+    return _count(encoding_for(model), text)
 
 
 # The same texts come again and again (roles, system prompts, tools, a conversation's history,
-# a fixture's reply), so what is worked out from one is kept: up to _CACHED entries for texts of
-# up to _CACHEABLE characters, each cache emptied when full. A hit costs ~0.2 us; encoding costs
-# ~1 us per 5 characters, and cutting into pieces ~0.3 us more per token.
-_CACHED = 4096
+# a fixture's reply), so what is worked out from one is kept, for texts of up to _CACHEABLE
+# characters: a hit costs ~0.2 us, where encoding costs ~1 us per 5 characters and cutting into
+# pieces ~0.3 us more per token.
 _CACHEABLE = 4096
-_counts: dict[tuple[str, str], int] = {}
-_pieces: dict[tuple[str, str], tuple[tuple[str, int], ...]] = {}
 
 
-def _count(enc: tiktoken.Encoding, text: str) -> int:
+def _count(name: Encoding, text: str) -> int:
     if len(text) > _CACHEABLE:
-        return len(enc.encode_ordinary(text))
-    key = (enc.name, text)
-    known = _counts.get(key)
-    if known is None:
-        if len(_counts) >= _CACHED:
-            _counts.clear()
-        known = _counts[key] = len(enc.encode_ordinary(text))
-    return known
+        return len(encoding(name).encode_ordinary(text))
+    return _kept_count(name, text)
+
+
+@lru_cache(maxsize=4096)
+def _kept_count(name: Encoding, text: str) -> int:
+    return len(encoding(name).encode_ordinary(text))
 
 
 def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
@@ -104,19 +100,19 @@ def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
     A token that ends inside a multi-byte character is merged with the next one, so every
     piece is valid UTF-8 (the real API streams whole characters too).
     """
-    enc, by_rank = _built(encoding_for(model))
+    name = encoding_for(model)
     if len(text) > _CACHEABLE:
-        return _cut(enc, by_rank, text)
-    key = (enc.name, text)
-    known = _pieces.get(key)
-    if known is None:
-        if len(_pieces) >= _CACHED:
-            _pieces.clear()
-        known = _pieces[key] = _cut(enc, by_rank, text)
-    return known
+        return _cut(name, text)
+    return _kept_pieces(name, text)
 
 
-def _cut(enc: tiktoken.Encoding, by_rank: tuple[bytes, ...], text: str) -> tuple[tuple[str, int], ...]:
+@lru_cache(maxsize=4096)
+def _kept_pieces(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
+    return _cut(name, text)
+
+
+def _cut(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
+    enc, by_rank = _built(name)
     parts = list(map(by_rank.__getitem__, enc.encode_ordinary(text)))
     if text.isascii():
         # The common case: every token of ASCII text is whole characters, nothing to merge.
@@ -190,26 +186,26 @@ def _media_tokens(content: Any) -> int:
 
 def prompt_tokens(messages: Iterable[Mapping[str, Any]], model: str, tools: Any = None) -> int:
     """Prompt tokens as the real API counts text messages, plus the media and tool rules."""
-    enc = encoding_of(model)
+    name = encoding_for(model)
     total = REPLY_PRIMING
     for message in messages:
         total += TOKENS_PER_MESSAGE
-        total += _count(enc, str(message.get("role", "")))
-        total += _count(enc, _content_text(message.get("content")))
+        total += _count(name, str(message.get("role", "")))
+        total += _count(name, _content_text(message.get("content")))
         total += _media_tokens(message.get("content"))
         if message.get("name"):
-            total += TOKENS_PER_NAME + _count(enc, str(message["name"]))
+            total += TOKENS_PER_NAME + _count(name, str(message["name"]))
         for call in message.get("tool_calls") or ():
             function = call.get("function") or {}
-            total += _count(enc, str(function.get("name", "")))
-            total += _count(enc, str(function.get("arguments", "")))
+            total += _count(name, str(function.get("name", "")))
+            total += _count(name, str(function.get("arguments", "")))
         if message.get("tool_call_id"):
-            total += _count(enc, str(message["tool_call_id"]))
+            total += _count(name, str(message["tool_call_id"]))
     if tools:
         # Not the real API's hidden tool preamble (unpublished): the compact JSON of the tools
         # (orjson: a fifth of json.dumps' time, and text as the model reads it, not \u escapes).
         try:
-            total += _count(enc, orjson.dumps(tools).decode())
+            total += _count(name, orjson.dumps(tools).decode())
         except orjson.JSONEncodeError:  # integers past 64 bits, which only the stdlib writes
-            total += _count(enc, json.dumps(tools, separators=(",", ":"), ensure_ascii=False))
+            total += _count(name, json.dumps(tools, separators=(",", ":"), ensure_ascii=False))
     return total
