@@ -102,7 +102,7 @@ def text(request: Request, rng: random.Random) -> str:
     """A few readable sentences in the language of the last user message."""
     words, connector, full_stop = lorem(detect_locale(last_user_text(request.get("messages") or ())))
     # Faker's paragraph, drawn from `rng` directly: 1-4 sentences (+/-40%) of 6 words (+/-40%).
-    # Faker's own call reseeds an instance and copies its word list twice a sentence (~70 us).
+    # Faker's own call reseeds an instance and copies its word list twice a sentence: 3x the time.
     sentences = []
     for _ in range(max(1, rng.randint(1, 4) * rng.randint(60, 140) // 100)):
         chosen = rng.choices(words, k=max(1, 6 * rng.randint(60, 140) // 100))
