@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import drivers, loadgen, payloads, plugin, servers
+from . import drivers, latency, loadgen, payloads, plugin, servers
 from .drivers import Sample
 from .servers import CHAT, Server
 from .table import NOT_BUILT, Row, print_table
@@ -201,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows.append(Row("cold start: spawn to first 200", f"{statistics.median(base) * 1000:.0f} ms",
                     f"{statistics.median(emu) * 1000:.0f} ms", ratio, "<= 2x", ratio <= 2))
     rows += plugin.rows()
+    with tempfile.TemporaryDirectory() as folder:
+        rows += latency.rows(Path(folder))
     rows += memory(args.memory_requests)
 
     print_table(rows)
