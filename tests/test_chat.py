@@ -207,3 +207,26 @@ async def test_async_client_gets_a_completion(async_client: openai.AsyncOpenAI) 
     completion = await async_client.chat.completions.create(**SEED_BASIC)
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.role == "assistant"
+
+
+def _prompt_tokens(client: openai.OpenAI, content: list[dict[str, Any]]) -> int:
+    completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+    assert completion.usage is not None
+    return completion.usage.prompt_tokens
+
+
+def test_images_are_counted_by_detail(client: openai.OpenAI) -> None:
+    text = [{"type": "text", "text": "What is this?"}]
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    plain = _prompt_tokens(client, text)
+    assert _prompt_tokens(client, [*text, {**image, "image_url": {**image["image_url"], "detail": "low"}}]) == plain + 85
+    assert _prompt_tokens(client, [*text, image]) == plain + 765
+
+
+def test_audio_and_file_parts_are_accepted_and_counted(client: openai.OpenAI) -> None:
+    text = [{"type": "text", "text": "Transcribe and summarise."}]
+    audio = {"type": "input_audio", "input_audio": {"data": "A" * 64000, "format": "wav"}}  # 48,000 bytes: 1.5 s
+    document = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + "B" * 400}}
+    plain = _prompt_tokens(client, text)
+    assert _prompt_tokens(client, [*text, audio]) == plain + 48000 // 3200
+    assert _prompt_tokens(client, [*text, document]) == plain + len(document["file"]["file_data"]) // 4  # type: ignore[index]
