@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 import jsonschema_rs
 import orjson
 
-if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
-
 from emulator.errors import OpenAIError, invalid_request
 from emulator.models import is_reasoning
 from emulator.strict_schema import strict_schema_problem
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 MALFORMED_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using"
