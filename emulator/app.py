@@ -27,7 +27,7 @@ from .admin import admin_routes
 from .auth import check_key
 from .errors import SERVER_ERROR, FixtureFault, OpenAIError
 from .generate import generate, request_seed
-from .journal import Journal, JournalEntry, redact_headers
+from .journal import Journal, JournalEntry, ReceivedHeaders
 from .matching import RequestView
 from .models import model_info
 from .registry import FixtureHandle, Registry
@@ -109,6 +109,33 @@ def standard_headers(rid: str, started: float) -> dict[str, str]:
     }
 
 
+# standard_headers after its first two, as a response's raw header pairs (built once, not per request).
+_FIXED_HEADERS = [
+    (b"openai-version", b"2020-10-01"),
+    (b"x-ratelimit-limit-requests", b"10000"),
+    (b"x-ratelimit-limit-tokens", b"30000000"),
+    (b"x-ratelimit-remaining-requests", b"9999"),
+    (b"x-ratelimit-remaining-tokens", b"29999000"),
+    (b"x-ratelimit-reset-requests", b"6ms"),
+    (b"x-ratelimit-reset-tokens", b"2ms"),
+    (b"access-control-expose-headers", b"X-Request-ID"),
+]
+
+
+def _answered(response: Response, rid: str, started: float) -> Response:
+    """`response`, made without headers, with standard_headers ahead of the content-length and
+    content-type Starlette gave it: the same pairs in the same order as passing the dict, without
+    encoding eleven names and values a request."""
+    ms = str(max(1, round((time.perf_counter() - started) * 1000)))
+    response.raw_headers[:0] = [
+        (b"x-request-id", rid.encode("latin-1")),
+        (b"openai-organization", b"user-emulator"),
+        (b"openai-processing-ms", ms.encode("latin-1")),
+        *_FIXED_HEADERS,
+    ]
+    return response
+
+
 def error_response(error: OpenAIError, rid: str, started: float) -> Response:
     """An OpenAI error envelope with its status and headers."""
     headers = {**standard_headers(rid, started), **error.headers}
@@ -176,7 +203,8 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
             _journal(emulator, request, body, error.status, fixture, error.body(), started)
             _log(request.method, request.scope["path"], error.status, body and _model(body), "error", started)
             return error_response(error, rid, started)
-        headers = {**standard_headers(rid, started), **reply.delivery.headers}
+        # A fixture's own headers may replace standard ones in place: only those go through a dict.
+        headers = {**standard_headers(rid, started), **reply.delivery.headers} if reply.delivery.headers else None
         _journal(emulator, request, body, 200, _fixture_name(reply), replies.summary(reply), started)
         _log(request.method, request.scope["path"], 200, body["model"], reply.source, started)
         if body.get("stream"):
@@ -186,11 +214,15 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
                 include_usage=bool(options.get("include_usage")),
                 obfuscate=options.get("include_obfuscation") is not False,
             )
-            return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
+            if headers is not None:
+                return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
+            return _answered(StreamingResponse(stream, media_type="text/event-stream"), rid, started)
         delay = _answer_delay(reply)
         if delay:  # even sleep(0) costs a turn of the event loop
             await sleep(delay)
-        return Response(render.completion_json(reply), headers=headers, media_type="application/json")
+        if headers is not None:
+            return Response(render.completion_json(reply), headers=headers, media_type="application/json")
+        return _answered(Response(render.completion_json(reply), media_type="application/json"), rid, started)
 
     async def list_stored_completions(request: Request) -> Response:
         # A real route (stored completions); the emulator stores none.
@@ -285,7 +317,7 @@ def _journal(
             time=time.time(),
             method=request.method,
             path=request.scope["path"],  # not request.url: building the whole URL costs ~10 us
-            headers=redact_headers(dict(request.headers)),
+            headers=ReceivedHeaders(request.scope["headers"]),  # decoded and redacted when read
             body=body,
             status=status,
             fixture=fixture,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,38 @@ SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie", "
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers with secret values replaced."""
     return {k: ("[redacted]" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+class ReceivedHeaders(Mapping[str, str]):
+    """A request's headers as the server received them (ASGI's raw name/value byte pairs), decoded
+    and redacted only when read: a journal entry is written for every request, read for few.
+    As a dict of Starlette's Headers: a repeated name keeps its first value."""
+
+    __slots__ = ("_raw", "_decoded")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._decoded is None:
+            decoded: dict[str, str] = {}
+            for name, value in self._raw:
+                decoded.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+            self._decoded = redact_headers(decoded)
+        return self._decoded
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return len(self._headers())
+
+    def __repr__(self) -> str:
+        return repr(self._headers())
 
 
 @dataclass(frozen=True)
