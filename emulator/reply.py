@@ -34,11 +34,14 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 # times cheaper than `secrets.choice` per character (3 us against 26 us an id).
 _ids = random.Random()
 os.register_at_fork(after_in_child=_ids.seed)
+# A random byte to a letter or digit (byte % 62: the first eight a little likelier, 5/256 against
+# 4/256, which distinct ids do not mind): 0.6 us an id against 3.3 us for `choices`.
+_ID_CHARACTERS = bytes(ord(_ALPHANUMERIC[b % len(_ALPHANUMERIC)]) for b in range(256))
 
 
 def random_id(prefix: str, length: int) -> str:
     """`prefix` + `length` random letters and digits, as the real API's ids look."""
-    return prefix + "".join(_ids.choices(_ALPHANUMERIC, k=length))
+    return prefix + _ids.randbytes(length).translate(_ID_CHARACTERS).decode("ascii")
 
 
 def token_limit(request: Request) -> int | None:
@@ -98,11 +101,12 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
         cut = _cut_at_stop(text, stops)
         if cut is not None:
             text, finish = text[:cut], "stop"
-        cut_pieces = tokens.pieces_with_counts(text, model)
         if budget is None:
             # No limit, the usual case: every piece is kept, without the bookkeeping below.
-            used += sum(count for _, count in cut_pieces)
-            return tuple(piece for piece, _ in cut_pieces)
+            kept_pieces, total = tokens.pieces_and_total(text, model)
+            used += total
+            return kept_pieces
+        cut_pieces = tokens.pieces_with_counts(text, model)
         kept: list[str] = []
         for piece, count in cut_pieces:
             if count > budget:
