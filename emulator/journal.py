@@ -22,7 +22,7 @@ class ReceivedHeaders(Mapping[str, str]):
     and redacted only when read: a journal entry is written for every request, read for few.
     As a dict of Starlette's Headers: a repeated name keeps its first value."""
 
-    __slots__ = ("_raw", "_decoded")
+    __slots__ = ("_decoded", "_raw")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
         self._raw = raw
