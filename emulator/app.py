@@ -227,7 +227,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
     async def list_stored_completions(request: Request) -> Response:
         # A real route (stored completions); the emulator stores none.
         check_key(request.headers.get("authorization"), emulator.settings.api_keys)
-        listing = {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
+        listing: dict[str, Any] = {"object": "list", "data": [], "first_id": None, "last_id": None, "has_more": False}
         return _json(listing, request_id(), time.perf_counter())
 
     async def list_models(request: Request) -> Response:

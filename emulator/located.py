@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Collection, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml  # type: ignore[import-untyped]  # (no stubs installed)
+import yaml
 
 KeyPath = tuple[Hashable, ...]  # keys and indices from a document's root to one value
 
@@ -30,7 +30,13 @@ class LocatedList(list[Any]):
     lines: dict[int, int]
 
 
-class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _SafeLoader = yaml.SafeLoader
+else:  # libyaml's loader where PyYAML was built with it: the same interface, several times faster
+    _SafeLoader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class _Loader(_SafeLoader):
     """The safe loader, building located containers and refusing duplicate keys."""
 
 

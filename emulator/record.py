@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # (no stubs installed)
+import yaml
 
 from . import tokens
 from .errors import EmulatorError
@@ -264,7 +264,7 @@ def _fills_in(reply: Mapping[str, Any]) -> bool:
 # --- the file ---------------------------------------------------------------------------------
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+class _Dumper(yaml.SafeDumper):
     """Block style for text of several lines, so a recorded reply reads as it was said."""
 
 

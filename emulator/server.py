@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -37,7 +38,7 @@ class BackgroundServer:
         """The URL to give an OpenAI client: ends in `/v1`."""
         return self.url + "/v1"
 
-    def start(self, timeout: float = 10.0) -> BackgroundServer:
+    def start(self, timeout: float = 10.0) -> Self:
         """Start serving and wait until the socket accepts requests."""
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -53,7 +54,7 @@ class BackgroundServer:
         self._thread.join(timeout=5)
         self._socket.close()
 
-    def __enter__(self) -> BackgroundServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .models import DEFAULT_MODELS
 
@@ -39,7 +40,7 @@ def _truthy(value: str) -> bool:
 
 
 # How each EMULATOR_* variable is read; the variable name is the field name in upper case.
-_ENV_READERS = {
+_ENV_READERS: dict[str, Callable[[str], Any]] = {
     "host": str,
     "port": int,
     "fixtures": lambda v: tuple(Path(p) for p in _split(v)),
@@ -57,7 +58,7 @@ _ENV_READERS = {
 def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Settings from EMULATOR_* variables, then `overrides` (flags given on the command line)."""
     environ = os.environ if environ is None else environ
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each of the type its field takes, by _ENV_READERS
     for name, read in _ENV_READERS.items():
         raw = environ.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
@@ -66,4 +67,4 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
             except ValueError as exc:
                 raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r}: {exc}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)

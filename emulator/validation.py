@@ -13,7 +13,7 @@ give the live API's wording.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -26,7 +26,7 @@ from emulator.models import is_reasoning
 from emulator.strict_schema import strict_schema_problem
 
 if TYPE_CHECKING:
-    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError
 
 MALFORMED_JSON = (
     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using"
@@ -44,7 +44,7 @@ _FAST = jsonschema_rs.Draft202012Validator(_SCHEMA, validate_formats=False)
 @lru_cache(maxsize=1)
 def _precise() -> Any:
     """The pure-python validator, imported and built on the first rejection (~0.05 s of start-up)."""
-    import jsonschema  # type: ignore[import-untyped]  # (no stubs installed)
+    import jsonschema
 
     return jsonschema.Draft202012Validator(_SCHEMA)
 
@@ -369,9 +369,28 @@ _CHECKS: tuple[Callable[[dict[str, Any]], OpenAIError | None], ...] = (
 # -- schema errors in the live API's words ---------------------------------------------------
 
 
+# jsonschema's types let an error's keyword, its value, the instance and the subschema be
+# "unset"; every error a validator yields has all four, and these read them as they are.
+def _keyword(error: ValidationError) -> str:
+    return error.validator if isinstance(error.validator, str) else ""
+
+
+def _bound(error: ValidationError) -> Any:
+    """The keyword's value in the schema: `3` of `maxItems: 3`, the list of `required`."""
+    return error.validator_value
+
+
+def _instance(error: ValidationError) -> Any:
+    return error.instance
+
+
+def _subschema(error: ValidationError) -> Mapping[str, Any]:
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
 def _first(errors: Iterable[ValidationError], body: Any) -> ValidationError:
     """The error the live API would name: earliest in the body as sent, then by kind."""
-    return min(errors, key=lambda e: (_positions(body, e.absolute_path), _RANK.get(e.validator, 3)))
+    return min(errors, key=lambda e: (_positions(body, e.absolute_path), _RANK.get(_keyword(e), 3)))
 
 
 def _positions(instance: Any, path: Iterable[str | int]) -> tuple[int, ...]:
@@ -387,17 +406,17 @@ def _describe(error: ValidationError, body: Any) -> OpenAIError:
     """The OpenAIError for one jsonschema error."""
     path = list(error.absolute_path)
     param = _param(path)
-    value, kind, bound = error.instance, error.validator, error.validator_value
+    value, kind, bound, schema = _instance(error), _keyword(error), _bound(error), _subschema(error)
     if kind == "anyOf":
         return _describe_union(error, body)
     if kind == "required":
         return _missing(_param([*path, next(k for k in bound if k not in value)]))
     if kind == "additionalProperties":
-        extra = next(key for key in value if key not in error.schema.get("properties", {}))
+        extra = next(key for key in value if key not in schema.get("properties", {}))
         name = _param([*path, extra])
         return invalid_request(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
     if kind == "type" or (kind == "enum" and not isinstance(value, str)):
-        return _wrong_type(param, error.schema, value)
+        return _wrong_type(param, schema, value)
     if kind == "enum":
         return _invalid_value(param, value, bound)
     # A too-long metadata key comes as the key's own maxLength error, under propertyNames.
@@ -409,7 +428,7 @@ def _describe(error: ValidationError, body: Any) -> OpenAIError:
             "property_name_above_max_length",
         )
     if kind in ("minimum", "maximum"):
-        number = "integer" if "integer" in _types(error.schema) else "decimal"
+        number = "integer" if "integer" in _types(schema) else "decimal"
         above = kind == "maximum"
         return invalid_request(
             f"Invalid '{param}': {number} {'above maximum' if above else 'below minimum'} value."
@@ -439,13 +458,13 @@ def _describe(error: ValidationError, body: Any) -> OpenAIError:
 
 def _describe_union(error: ValidationError, body: Any) -> OpenAIError:
     """Report the branch the input meant (by its role or type), not "none of these matched"."""
-    param, value = _param(error.absolute_path), error.instance
+    param, value = _param(error.absolute_path), _instance(error)
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context or ():
         branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     fitting = [errors for errors in branches.values() if not _type_mismatch(errors)]
     if not fitting:
-        return _wrong_type(param, error.schema, value)
+        return _wrong_type(param, _subschema(error), value)
     if isinstance(value, dict):
         misses = [_discriminator_miss(errors, value) for errors in fitting]
         missed = [key for key in misses if key is not None]
@@ -456,17 +475,17 @@ def _describe_union(error: ValidationError, body: Any) -> OpenAIError:
 
 
 def _type_mismatch(errors: Sequence[ValidationError]) -> bool:
-    return any(e.validator == "type" and not e.relative_path for e in errors)
+    return any(_keyword(e) == "type" and not e.relative_path for e in errors)
 
 
 def _discriminator_miss(errors: Sequence[ValidationError], value: dict[str, Any]) -> str | None:
     """The key (`role`, `type`) on which this branch does not fit `value`, if any."""
     for e in errors:
         path = list(e.relative_path)
-        if len(path) == 1 and path[0] in _DISCRIMINATORS and e.validator in ("enum", "type"):
+        if len(path) == 1 and path[0] in _DISCRIMINATORS and _keyword(e) in ("enum", "type"):
             return str(path[0])
-        if e.validator == "required" and not path:
-            missing = [key for key in _DISCRIMINATORS if key in e.validator_value]
+        if _keyword(e) == "required" and not path:
+            missing = [key for key in _DISCRIMINATORS if key in _bound(e)]
             if missing and missing[0] not in value:
                 return missing[0]
     return None
@@ -485,8 +504,8 @@ def _bad_discriminator(
     supported = []
     for errors in branches:
         for e in errors:
-            if e.validator == "enum" and list(e.relative_path) == [key]:
-                supported += [v for v in e.validator_value if v not in supported]
+            if _keyword(e) == "enum" and list(e.relative_path) == [key]:
+                supported += [v for v in _bound(e) if v not in supported]
     if not isinstance(value[key], str):
         return _wrong_type(param, {"enum": supported}, value[key])
     return _invalid_value(param, value[key], supported)
@@ -498,7 +517,7 @@ def _missing(param: str) -> OpenAIError:
     )
 
 
-def _wrong_type(param: str, schema: dict[str, Any], value: Any) -> OpenAIError:
+def _wrong_type(param: str, schema: Mapping[str, Any], value: Any) -> OpenAIError:
     return invalid_request(
         f"Invalid type for '{param}': expected {_article(_noun(schema))}, but got {_got(value)}"
         " instead.",
@@ -516,7 +535,7 @@ def _invalid_value(param: str, value: Any, supported: Iterable[Any]) -> OpenAIEr
     )
 
 
-def _noun(schema: dict[str, Any]) -> str:
+def _noun(schema: Mapping[str, Any]) -> str:
     """What `schema` takes, as the live API names it: `string`, `array of objects`, ..."""
     schema = _resolve(schema)
     if "enum" in schema:
@@ -537,13 +556,13 @@ def _either(nouns: Iterable[str]) -> str:
     return unique[0] if len(unique) == 1 else "one of " + _article(_join(unique, "or"))
 
 
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
     while "$ref" in schema:
         schema = _SCHEMA["$defs"][schema["$ref"].removeprefix("#/$defs/")]
     return schema
 
 
-def _types(schema: dict[str, Any]) -> list[str]:
+def _types(schema: Mapping[str, Any]) -> list[str]:
     types = schema.get("type", [])
     return [types] if isinstance(types, str) else list(types)
 

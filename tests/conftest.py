@@ -6,12 +6,17 @@ import json
 import logging
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
+from typing import Any, Required, TypedDict
 
 import httpx
 import jsonschema
 import openai
 import pytest
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionToolChoiceOptionParam,
+    ChatCompletionToolParam,
+)
 
 from emulator.app import Emulator
 from emulator.server import BackgroundServer
@@ -19,6 +24,22 @@ from emulator.server import BackgroundServer
 pytest_plugins = ["pytester"]
 
 API_KEY = "sk-test-emulator-0000000000000000"
+
+
+class ChatRequest(TypedDict, total=False):
+    """A request body that tests send both raw (`http.post(json=body)`) and through the SDK
+    (`client.chat.completions.create(**body)`), typed as the SDK takes it.
+
+    It holds only the keys such bodies set: a key also given at the call (`stream=True`)
+    must not be one of them, or it could be given twice.
+    """
+
+    model: Required[str]
+    messages: Required[list[ChatCompletionMessageParam]]
+    tools: list[ChatCompletionToolParam]
+    tool_choice: ChatCompletionToolChoiceOptionParam
+    max_tokens: int
+    seed: int
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +80,8 @@ def http(server: BackgroundServer, emulator: Emulator) -> Iterator[httpx.Client]
 
 def spec_schema(name: str) -> dict[str, Any]:
     """A schema from schemas/ (built from the official OpenAPI spec)."""
-    return json.loads(resources.files("emulator._schemas").joinpath(name).read_text())
+    schema: dict[str, Any] = json.loads(resources.files("emulator._schemas").joinpath(name).read_text())
+    return schema
 
 
 def assert_valid(instance: Any, schema_file: str) -> None:

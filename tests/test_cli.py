@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -14,14 +15,16 @@ from emulator.settings import Settings, from_env
 
 
 def _help(*args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "emulator", *args, "--help"], capture_output=True, text=True)
+    command = [sys.executable, "-m", "emulator", *args, "--help"]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
 def test_serve_help_documents_every_option_with_its_environment_variable() -> None:
     text = _help("serve")
-    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    serve = commands.choices["serve"]
     for action in serve._actions:
         if action.option_strings and action.dest != "help":
             assert action.help, action.option_strings
@@ -61,6 +64,7 @@ def test_defaults_bind_loopback_on_8000() -> None:
 
 def test_a_bad_environment_value_is_a_usage_error_not_a_traceback() -> None:
     env = {"EMULATOR_PORT": "eighty", "PATH": ""}
-    result = subprocess.run([sys.executable, "-m", "emulator", "serve"], capture_output=True, text=True, env=env)
+    command = [sys.executable, "-m", "emulator", "serve"]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert "EMULATOR_PORT='eighty'" in result.stderr and "Traceback" not in result.stderr

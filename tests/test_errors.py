@@ -45,12 +45,12 @@ CATALOGUE: list[tuple[str, dict[str, Any], int, str, str | None, str | None, str
     ("tools-too-long", {**HELLO, "tools": [
         {"type": "function", "function": {"name": f"f{i}"}} for i in range(150)]}, 400, "invalid_request_error",
      "tools", "array_above_max_length",
-     "Invalid 'tools': array too long. Expected an array with maximum length 128, but got an array with length 150 "
-     "instead."),
+     ("Invalid 'tools': array too long. Expected an array with maximum length 128, but got an array with length 150 "
+      "instead.")),
     ("tool-name-pattern", {**HELLO, "tools": [{"type": "function", "function": {"name": "get weather"}}]}, 400,
      "invalid_request_error", "tools[0].function.name", "invalid_value",
-     "Invalid 'tools[0].function.name': string does not match pattern. Expected a string that matches the pattern "
-     "'^[a-zA-Z0-9_-]+$'."),
+     ("Invalid 'tools[0].function.name': string does not match pattern. Expected a string that matches the pattern "
+      "'^[a-zA-Z0-9_-]+$'.")),
     ("unknown-top-level", {**HELLO, "foo": 1}, 400, "invalid_request_error", None, None,
      "Unrecognized request argument supplied: foo"),
     ("unknown-top-level-reasoning", {**HELLO, "model": "o4-mini", "reasoning": {}}, 400, "invalid_request_error",
@@ -79,14 +79,14 @@ CATALOGUE: list[tuple[str, dict[str, Any], int, str, str | None, str | None, str
     ("strict-response-format", {**HELLO, "response_format": {"type": "json_schema", "json_schema": {
         "name": "default", "strict": True, "schema": {"type": "object", "properties": {}}}}}, 400,
      "invalid_request_error", "response_format", "invalid_json_schema",
-     "Invalid schema for response_format 'default': In context=(), 'additionalProperties' is required to be "
-     "supplied and to be false."),
+     ("Invalid schema for response_format 'default': In context=(), 'additionalProperties' is required to be "
+      "supplied and to be false.")),
     ("strict-function", {**HELLO, "tools": [{"type": "function", "function": {
         "name": "f", "strict": True, "parameters": {"type": "object", "properties": {"a": {"type": "string"}},
                                                     "additionalProperties": False}}}]}, 400,
      "invalid_request_error", "tools[0].function.parameters", "invalid_function_parameters",
-     "Invalid schema for function 'f': In context=(), 'required' is required to be supplied and to be an array "
-     "including every key in properties. Missing 'a'."),
+     ("Invalid schema for function 'f': In context=(), 'required' is required to be supplied and to be an array "
+      "including every key in properties. Missing 'a'.")),
     ("json-object-without-json", {**HELLO, "response_format": {"type": "json_object"}}, 400, "invalid_request_error",
      "messages", None,
      "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'."),
@@ -119,7 +119,7 @@ def test_catalogue_row_through_the_sdk(
                                        extra_body={k: v for k, v in body.items() if k not in ("model", "messages")})
     error = caught.value
     assert (error.status_code, error.type, error.param, error.code) == (status, type_, param, code)
-    assert error.body["message"] == message  # type: ignore[index]
+    assert isinstance(error.body, dict) and error.body["message"] == message
     assert error.request_id is not None and error.request_id.startswith("req_")
 
 
@@ -196,12 +196,14 @@ def test_listing_stored_completions_is_a_real_route(http: httpx.Client) -> None:
 
 
 def test_unlisted_model_is_404_when_only_listed_models_are_served() -> None:
-    with BackgroundServer(Settings(port=0, accept_any_model=False, models=("gpt-4o",))) as only:
-        with openai.OpenAI(base_url=only.base_url, api_key="k", max_retries=0) as sdk:
-            with pytest.raises(openai.NotFoundError) as caught:
-                sdk.chat.completions.create(model="gpt-4.1-nano-wrong", messages=[{"role": "user", "content": "hi"}])
-            assert caught.value.code == "model_not_found"
-            assert sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]).choices
+    with (
+        BackgroundServer(Settings(port=0, accept_any_model=False, models=("gpt-4o",))) as only,
+        openai.OpenAI(base_url=only.base_url, api_key="k", max_retries=0) as sdk,
+    ):
+        with pytest.raises(openai.NotFoundError) as caught:
+            sdk.chat.completions.create(model="gpt-4.1-nano-wrong", messages=[{"role": "user", "content": "hi"}])
+        assert caught.value.code == "model_not_found"
+        assert sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}]).choices
 
 
 # Values a careless client might put anywhere.

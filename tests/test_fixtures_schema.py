@@ -86,6 +86,6 @@ def test_the_schema_and_the_loader_know_the_same_keys() -> None:
 def test_the_bundled_fixtures_leave_ordinary_requests_to_the_generator() -> None:
     emulator = Emulator(Settings(fixtures=(REPO / "fixtures",)))
     for body in (SEED_BASIC, SEED_IMAGE, SEED_TOOLS, {**SEED_BASIC, "stream": True}):
-        assert emulator.answer(body, {}, "req_test")[0].source == "generated"
+        assert emulator.answer(dict(body), {}, "req_test")[0].source == "generated"
     demo = {**SEED_BASIC, "model": "demo-echo"}
     assert emulator.answer(demo, {}, "req_test")[0].source == "fixture:demo-echo"

@@ -5,18 +5,24 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import openai
 import pytest
+from openai.types.chat import (
+    ChatCompletionMessage,
+    ChatCompletionMessageParam,
+    ChatCompletionMessageToolCallParam,
+    ChatCompletionToolParam,
+)
+from starlette.applications import Starlette
 
 from emulator.app import Emulator, create_app
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
 from tests.conftest import API_KEY
 
-WEATHER_TOOL: Any = {
+WEATHER_TOOL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -54,9 +60,10 @@ def weather(city: str) -> str:
 
 def run_agent(client: openai.OpenAI, *, stream: bool) -> tuple[str, list[str]]:
     """A minimal agent: call the model, run the tools it asks for, until it answers."""
-    messages: list[Any] = [{"role": "user", "content": "What's the weather in Paris?"}]
-    called = []
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": "What's the weather in Paris?"}]
+    called: list[str] = []
     for _ in range(5):
+        message: ChatCompletionMessage
         if stream:
             with client.chat.completions.stream(model="gpt-4o", messages=messages, tools=[WEATHER_TOOL]) as events:
                 message = events.get_final_completion().choices[0].message
@@ -66,7 +73,7 @@ def run_agent(client: openai.OpenAI, *, stream: bool) -> tuple[str, list[str]]:
             ).choices[0].message
         if not message.tool_calls:
             return message.content or "", called
-        calls = [
+        calls: list[ChatCompletionMessageToolCallParam] = [
             {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
             for c in message.tool_calls
             if c.type == "function"
@@ -211,12 +218,20 @@ def test_refusal_finish_reason_and_usage_come_through(client: openai.OpenAI, emu
     assert (choice.message.content, choice.message.refusal, choice.finish_reason) == (
         None, "I can't help with that.", "content_filter")
     assert completion.usage is not None
+    assert completion.usage.prompt_tokens_details is not None
     assert (completion.usage.prompt_tokens, completion.usage.prompt_tokens_details.cached_tokens) == (1000, 400)
     assert completion.usage.total_tokens == 1000 + completion.usage.completion_tokens
 
 
+def in_process_sdk(app: Starlette) -> openai.AsyncOpenAI:
+    """The async SDK, default retries, talking to `app` in this process (no socket)."""
+    http_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    # openai 3.x takes an httpx client as well as one of its own httpx2, but annotates only httpx2.
+    return openai.AsyncOpenAI(base_url="http://emulator/v1", api_key=API_KEY, http_client=http_client)  # type: ignore[arg-type]
+
+
 @pytest.fixture
-def strict_app() -> Iterator[Any]:
+def strict_app() -> Iterator[Starlette]:
     app = create_app(Settings(strict=True))
     app.state.emulator.add_fixture({"name": "weather", "match": {"last_user": {"contains": "weather"}},
                                     "reply": {"content": "sunny"}})
@@ -224,11 +239,8 @@ def strict_app() -> Iterator[Any]:
 
 
 @pytest.mark.anyio
-async def test_strict_mode_answers_a_miss_with_a_diagnosis_the_sdk_does_not_retry(strict_app: Any) -> None:
-    transport = httpx.ASGITransport(app=strict_app)
-    async with openai.AsyncOpenAI(  # default retries: the 400 and x-should-retry: false stop them
-        base_url="http://emulator/v1", api_key=API_KEY, http_client=httpx.AsyncClient(transport=transport)
-    ) as sdk:
+async def test_strict_mode_answers_a_miss_with_a_diagnosis_the_sdk_does_not_retry(strict_app: Starlette) -> None:
+    async with in_process_sdk(strict_app) as sdk:  # default retries: the 400 and x-should-retry: false stop them
         with pytest.raises(openai.BadRequestError) as caught:
             await sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hello"}])
         hit = await sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "weather?"}])
@@ -252,10 +264,7 @@ async def test_a_non_streamed_reply_waits_as_long_as_its_stream_would(monkeypatc
     app = create_app(Settings())
     app.state.emulator.add_fixture({"name": "slow", "match": {}, "reply": {
         "content": "one two three", "latency": {"first_token_ms": 200, "per_token_ms": 50}}})
-    transport = httpx.ASGITransport(app=app)
-    async with openai.AsyncOpenAI(
-        base_url="http://emulator/v1", api_key=API_KEY, http_client=httpx.AsyncClient(transport=transport)
-    ) as sdk:
+    async with in_process_sdk(app) as sdk:
         completion = await sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert completion.usage is not None and completion.usage.completion_tokens == 3
     assert slept == [pytest.approx((200 + 3 * 50) / 1000)]

