@@ -11,12 +11,32 @@ import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 _T = TypeVar("_T")
-_FAKER = Faker("en_US")
+
+
+class _Unbuilt:
+    """Stands for the shared Faker until a value needs it: importing faker and building one
+    (~95 ms) is start-up time a server that never fakes a value should not pay."""
+
+    def __getattr__(self, name: str) -> Any:
+        global _FAKER
+        from faker import Faker
+
+        _FAKER = Faker("en_US")
+        return getattr(_FAKER, name)
+
+
+_FAKER: Faker = _Unbuilt()  # type: ignore[assignment]
+
+
+def _later(name: str) -> Callable[[], Any]:
+    """The shared Faker's method `name`, looked up when called."""
+    return lambda: getattr(_FAKER, name)()
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 _DESCRIPTION_WORDS = 6  # only a description's opening words name the thing; later ones digress
 
@@ -51,30 +71,30 @@ def _phrase() -> str:
 # First match wins, so specific names come before the general ones they contain
 # ("email_address" is an email, "file_name" a file, "time_zone" a zone).
 _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
-    (_kw("email e_mail mail"), _FAKER.email),
-    (_kw("url uri link website homepage href endpoint"), _FAKER.url),
-    (_kw("phone mobile telephone tel fax cell"), _FAKER.phone_number),
-    (_kw("first_name firstname given_name"), _FAKER.first_name),
-    (_kw("last_name lastname surname family_name"), _FAKER.last_name),
-    (_kw("username user_name login handle nickname"), _FAKER.user_name),
-    (_kw("file filename file_name attachment"), _FAKER.file_name),
-    (_kw("path filepath directory folder"), _FAKER.file_path),
+    (_kw("email e_mail mail"), _later("email")),
+    (_kw("url uri link website homepage href endpoint"), _later("url")),
+    (_kw("phone mobile telephone tel fax cell"), _later("phone_number")),
+    (_kw("first_name firstname given_name"), _later("first_name")),
+    (_kw("last_name lastname surname family_name"), _later("last_name")),
+    (_kw("username user_name login handle nickname"), _later("user_name")),
+    (_kw("file filename file_name attachment"), _later("file_name")),
+    (_kw("path filepath directory folder"), _later("file_path")),
     (
         _kw("company organization organisation employer business vendor"),
-        _FAKER.company,
+        _later("company"),
     ),
     (_kw("location place destination origin"), _location),
-    (_kw("city town"), _FAKER.city),
-    (_kw("country_code"), _FAKER.country_code),
-    (_kw("country nation"), _FAKER.country),
-    (_kw("state province region"), _FAKER.state),
-    (_kw("zip zipcode postcode postal postal_code"), _FAKER.postcode),
-    (_kw("ip ipv4 ip_address"), _FAKER.ipv4),
-    (_kw("ipv6"), _FAKER.ipv6),
-    (_kw("address street"), _FAKER.street_address),
-    (_kw("host hostname domain"), _FAKER.domain_name),
-    (_kw("id uuid guid"), _FAKER.uuid4),
-    (_kw("timezone time_zone tz"), _FAKER.timezone),
+    (_kw("city town"), _later("city")),
+    (_kw("country_code"), _later("country_code")),
+    (_kw("country nation"), _later("country")),
+    (_kw("state province region"), _later("state")),
+    (_kw("zip zipcode postcode postal postal_code"), _later("postcode")),
+    (_kw("ip ipv4 ip_address"), _later("ipv4")),
+    (_kw("ipv6"), _later("ipv6")),
+    (_kw("address street"), _later("street_address")),
+    (_kw("host hostname domain"), _later("domain_name")),
+    (_kw("id uuid guid"), _later("uuid4")),
+    (_kw("timezone time_zone tz"), _later("timezone")),
     (
         _kw("timestamp datetime created_at updated_at at"),
         lambda: _moment().isoformat().replace("+00:00", "Z"),
@@ -84,19 +104,19 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
         lambda: _moment().date().isoformat(),
     ),
     (_kw("time"), lambda: _moment().strftime("%H:%M")),
-    (_kw("currency"), _FAKER.currency_code),
-    (_kw("language lang"), _FAKER.language_name),
-    (_kw("color colour"), _FAKER.color_name),
-    (_kw("job occupation profession position"), _FAKER.job),
-    (_kw("password secret passphrase"), _FAKER.password),
-    (_kw("slug"), _FAKER.slug),
+    (_kw("currency"), _later("currency_code")),
+    (_kw("language lang"), _later("language_name")),
+    (_kw("color colour"), _later("color_name")),
+    (_kw("job occupation profession position"), _later("job")),
+    (_kw("password secret passphrase"), _later("password")),
+    (_kw("slug"), _later("slug")),
     (_kw("version"), lambda: _FAKER.numerify("%.#.#")),
     (
         _kw("sku code reference ref tracking_number order_number"),
         lambda: _FAKER.bothify("??-#####").upper(),
     ),
     (_kw("status"), lambda: _FAKER.random_element(("active", "pending", "completed"))),
-    (_kw("title subject headline heading caption"), _FAKER.catch_phrase),
+    (_kw("title subject headline heading caption"), _later("catch_phrase")),
     (_kw("question"), lambda: _phrase() + "?"),
     (_kw("query search q prompt keyword term"), _phrase),
     (
@@ -104,16 +124,16 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
             "description summary text content message body comment note reason explanation "
             "detail bio answer reply response instruction"
         ),
-        _FAKER.sentence,
+        _later("sentence"),
     ),
     (
         _kw(
             "name full_name author person customer contact recipient sender owner assignee user "
             "attendee guest manager"
         ),
-        _FAKER.name,
+        _later("name"),
     ),
-    (_kw("tag category label topic genre kind type word"), _FAKER.word),
+    (_kw("tag category label topic genre kind type word"), _later("word")),
 )
 
 # (low, high, decimals) of a plausible number for a property of that name.
@@ -189,18 +209,18 @@ _FORMATS: dict[str, Callable[[], str]] = {
     "date-time": lambda: _moment().isoformat().replace("+00:00", "Z"),
     "time": lambda: _moment().strftime("%H:%M:%SZ"),  # RFC 3339 full-time carries an offset
     "duration": lambda: f"PT{_FAKER.random_int(1, 59)}M",
-    "email": _FAKER.email,
-    "idn-email": _FAKER.email,
-    "uri": _FAKER.url,
-    "url": _FAKER.url,
-    "iri": _FAKER.url,
-    "uri-reference": _FAKER.url,
-    "iri-reference": _FAKER.url,
-    "uuid": _FAKER.uuid4,
-    "ipv4": _FAKER.ipv4,
-    "ipv6": _FAKER.ipv6,
-    "hostname": _FAKER.hostname,
-    "idn-hostname": _FAKER.hostname,
+    "email": _later("email"),
+    "idn-email": _later("email"),
+    "uri": _later("url"),
+    "url": _later("url"),
+    "iri": _later("url"),
+    "uri-reference": _later("url"),
+    "iri-reference": _later("url"),
+    "uuid": _later("uuid4"),
+    "ipv4": _later("ipv4"),
+    "ipv6": _later("ipv6"),
+    "hostname": _later("hostname"),
+    "idn-hostname": _later("hostname"),
     "json-pointer": lambda: "/" + _FAKER.word(),
 }
 

@@ -25,7 +25,6 @@ from functools import cache
 from typing import Any
 
 import orjson
-from faker.providers import lorem as faker_lorem
 
 from .jsongen import fake_json
 from .types import Draft, DraftToolCall, Request, Script
@@ -116,8 +115,11 @@ def lorem(locale: str) -> tuple[tuple[str, ...], str, str]:
     """Faker's lorem words for `locale`, the string between words, and the full stop.
 
     Read from Faker's lorem module for the locale, or its default (Latin) where there is none,
-    as Faker itself falls back; building a whole Faker for them took ~13 ms a locale.
+    as Faker itself falls back; building a whole Faker for them took ~13 ms a locale. Imported
+    here, on the first generated text: faker's import is ~40 ms of a start that may need none.
     """
+    from faker.providers import lorem as faker_lorem
+
     try:
         module = importlib.import_module(f"{faker_lorem.__name__}.{locale}")
     except ModuleNotFoundError:
