@@ -1,4 +1,4 @@
-"""emulator/validation.py: a request is parsed and judged as the live API judges it.
+"""emulator/validation.py and request_schema.py: a request is parsed and judged as the live API judges it.
 
 Wordings, params and codes are those of protocol §2-§4 and the §8 error catalogue.
 """
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessage
 
-from emulator import validation
+from emulator import request_schema
 from emulator.errors import OpenAIError
 from emulator.validation import MALFORMED_JSON, parse_body, validate_request
 
@@ -898,8 +898,8 @@ def test_mutated_requests_pass_or_get_a_clean_400(body: dict[str, Any]) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_requests())
 def test_what_the_fast_validator_accepts_the_precise_one_accepts(body: dict[str, Any]) -> None:
-    if validation._FAST.is_valid(body):
-        assert validation._PRECISE.is_valid(body)
+    if request_schema._FAST.is_valid(body):
+        assert request_schema._precise().is_valid(body)
 
 
 # -- the schema files ----------------------------------------------------------------------

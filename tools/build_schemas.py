@@ -6,7 +6,7 @@ The spec defaults to ../shared/reference/openai-openapi.yaml, beside the reposit
 
 Each output is a self-contained JSON Schema (draft 2020-12): every component it uses is
 copied into its `$defs`. The response, chunk, error and model schemas are the spec's own, for
-tests to check our output against. The request schema is what emulator/validation.py loads:
+tests to check our output against. The request schema is what emulator/request_schema.py loads:
 flattened into one object and tightened with the rules the spec leaves to prose, the seed's
 parameter table and the live API's behaviour (see `tighten_request`).
 """
