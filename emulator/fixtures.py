@@ -36,7 +36,7 @@ CHUNKING_KEYS = ("tokens_per_chunk",)
 FAULT_KEYS = ("status", "message", "type", "code", "headers", "fail_times", "kind", "after_chunks")
 STREAM_FAULTS = ("error", "disconnect", "malformed")
 USAGE_KEYS = tuple(f.name for f in dataclasses.fields(Usage))
-FINISH_REASONS: tuple[str, ...] = get_args(FinishReason)
+FINISH_REASONS: tuple[FinishReason, ...] = get_args(FinishReason)
 TEMPLATE_VARIABLES = ("last_user", "model", "system", "tool_result")  # and metadata.<key>
 INITIAL_STATE = "Started"  # every scenario's state before a fixture moves it (WireMock's name)
 
@@ -340,9 +340,10 @@ def _tool_call(raw: Any) -> ScriptedCall:
 
 
 def _finish_reason(raw: Any) -> FinishReason:
-    if raw not in FINISH_REASONS:
-        raise Invalid(f"expected one of {', '.join(FINISH_REASONS)}, got {raw!r}")
-    return raw  # type: ignore[no-any-return]
+    for reason in FINISH_REASONS:
+        if raw == reason:
+            return reason
+    raise Invalid(f"expected one of {', '.join(FINISH_REASONS)}, got {raw!r}")
 
 
 def _usage(raw: Any) -> dict[str, int]:

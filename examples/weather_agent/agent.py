@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from openai import OpenAI
+from openai.types.chat import ChatCompletionToolParam
 
-TOOLS: list[Any] = [
+TOOLS: list[ChatCompletionToolParam] = [
     {
         "type": "function",
         "function": {
@@ -37,6 +38,7 @@ def get_weather(city: str) -> dict[str, Any]:
 def answer(question: str, client: OpenAI | None = None, model: str = "gpt-4o", max_turns: int = 5) -> str:
     """Ask the model, run the tools it calls, and return its final text."""
     client = client or OpenAI()
+    # Any: the loop sends the SDK's own message objects back, which its parameter types leave out.
     messages: list[Any] = [
         {"role": "system", "content": "You answer weather questions. Use get_weather."},
         {"role": "user", "content": question},
@@ -48,7 +50,9 @@ def answer(question: str, client: OpenAI | None = None, model: str = "gpt-4o", m
             return message.content or ""
         messages.append(message)
         for call in message.tool_calls:
-            arguments = json.loads(call.function.arguments)  # type: ignore[union-attr]
+            if call.type != "function":  # only function tools are offered
+                raise RuntimeError(f"the model made a {call.type} tool call")
+            arguments = json.loads(call.function.arguments)
             result = get_weather(**arguments)
             messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
     raise RuntimeError(f"no answer after {max_turns} turns")
