@@ -8,7 +8,7 @@ exact key at fault. JSON is YAML, so admin bodies in either form read the same w
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
@@ -156,6 +156,10 @@ class Problems:
         except Invalid as exc:
             self.report((*path, *exc.path), exc.message, exc.line)
             return None
+
+    def optional(self, path: KeyPath, known: Mapping[Any, Any], key: str, read: Callable[[Any], T]) -> T | None:
+        """`read(known[key])` as `attempt` reads it, or None when `key` is not there."""
+        return self.attempt((*path, key), read, known[key]) if key in known else None
 
     def fields(self, path: KeyPath, value: Any, allowed: Collection[str]) -> dict[Any, Any] | None:
         """`value`'s known keys, each unknown key reported (with a likely spelling); None if no mapping."""

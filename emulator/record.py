@@ -27,9 +27,10 @@ import yaml
 
 from . import tokens
 from .errors import EmulatorError
-from .fixtures import FINISH_REASONS, compile_entry, compile_template
+from .fixtures import compile_entry
 from .located import Invalid, Problems
 from .matching import RequestView
+from .scripted import FINISH_REASONS, compile_template
 from .scrub import DEFAULT_NORMALIZERS, Scrubber
 
 log = logging.getLogger("emulator")

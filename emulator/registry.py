@@ -28,7 +28,6 @@ from .errors import FixtureError, OpenAIError
 from .fixtures import (
     INITIAL_STATE,
     Fixture,
-    ScriptedReply,
     compile_entries,
     compile_entry,
     load_files,
@@ -38,6 +37,7 @@ from .fixtures import (
 )
 from .located import Problems
 from .matching import RequestView
+from .scripted import ScriptedReply
 
 log = logging.getLogger("emulator")
 

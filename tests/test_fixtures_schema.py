@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from emulator import fixtures, located, matching
+from emulator import fixtures, located, matching, scripted
 from emulator.app import Emulator
 from emulator.located import Problems
 from emulator.settings import Settings
@@ -36,7 +36,7 @@ def problems_of(text: str) -> list[str]:
 
 def test_the_readme_shows_each_feature_in_a_yaml_example() -> None:
     text = "".join(readme_examples())
-    for key in (*matching.MATCH_KEYS, *fixtures.REPLY_KEYS, "sequence", "priority", "times", "scenario",
+    for key in (*matching.MATCH_KEYS, *scripted.REPLY_KEYS, "sequence", "priority", "times", "scenario",
                 "when_state", "required_state", "new_state", "first_token_ms", "tokens_per_second",
                 "jitter_ms", "tokens_per_chunk", "fail_times", "retry-after", "x-should-retry",
                 "disconnect", "malformed", "after_chunks", "{{ last_user }}", "{{ model }}", "{{ tool_result }}"):
@@ -73,14 +73,14 @@ def _properties(definition: str) -> set[str]:
 def test_the_schema_and_the_loader_know_the_same_keys() -> None:
     assert _properties("entry") == set(fixtures.ENTRY_KEYS)
     assert _properties("match") == set(matching.MATCH_KEYS)
-    assert _properties("reply") == set(fixtures.REPLY_KEYS)
-    assert _properties("tool_call") == set(fixtures.TOOL_CALL_KEYS)
+    assert _properties("reply") == set(scripted.REPLY_KEYS)
+    assert _properties("tool_call") == set(scripted.TOOL_CALL_KEYS)
     reply = SCHEMA["$defs"]["reply"]["properties"]
-    assert set(reply["latency"]["properties"]) == set(fixtures.LATENCY_KEYS)
-    assert set(reply["usage"]["properties"]) == set(fixtures.USAGE_KEYS)
-    assert set(reply["finish_reason"]["enum"]) == set(fixtures.FINISH_REASONS)
+    assert set(reply["latency"]["properties"]) == set(scripted.LATENCY_KEYS)
+    assert set(reply["usage"]["properties"]) == set(scripted.USAGE_KEYS)
+    assert set(reply["finish_reason"]["enum"]) == set(scripted.FINISH_REASONS)
     faults: Any = SCHEMA["$defs"]["fault"]["oneOf"]
-    assert set().union(*(f["properties"] for f in faults)) == set(fixtures.FAULT_KEYS)
+    assert set().union(*(f["properties"] for f in faults)) == set(scripted.FAULT_KEYS)
 
 
 def test_the_bundled_fixtures_leave_ordinary_requests_to_the_generator() -> None:
