@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from .app import error_response, request_id
 from .errors import OpenAIError
-from .record import Exchange, Recorder
+from .exchange import Exchange
+from .record import Recorder
 
 log = logging.getLogger("emulator")
 

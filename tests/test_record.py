@@ -27,10 +27,11 @@ from openai.types.chat import ChatCompletionMessageParam
 from emulator import registry
 from emulator.app import Emulator, create_app
 from emulator.cli import main
+from emulator.exchange import USAGE_FIELDS, Exchange
 from emulator.fixtures import fixture_problems, load_files
 from emulator.matching import RequestView
 from emulator.proxy import Upstream, recorder_app
-from emulator.record import USAGE_FIELDS, Exchange, Recorder, RecordError
+from emulator.record import Recorder, RecordError
 from emulator.scripted import USAGE_KEYS
 from emulator.scrub import Scrubber
 from emulator.server import BackgroundServer
