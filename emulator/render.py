@@ -216,6 +216,11 @@ def event(body: dict[str, Any]) -> bytes:
     return b"data: " + _dumps(body, indent=False) + b"\n\n"
 
 
+def _plain_event(body: dict[str, Any]) -> bytes:
+    """event() of a body without logprobs: orjson, without looking for them (~0.4 us a chunk)."""
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
 class StreamDisconnect(Exception):
     """A fixture asked for the connection to drop mid-stream."""
 
@@ -233,6 +238,8 @@ async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = Tr
     # Obfuscation pads every chunk with 0-15 random letters and digits (protocol §6.3): slices
     # of one random string per stream, as random to a reader and far cheaper per chunk.
     padding = "".join(rng.choices(_OBFUSCATION_ALPHABET, k=80))
+    # Where no choice is scored, no chunk carries logprobs: orjson for all, without _dumps' look.
+    encode = _plain_event if all(choice.logprobs is None for choice in reply.choices) else event
     for sent, (body, carried) in enumerate(chunks(reply, include_usage=include_usage)):
         if fault is not None and sent == fault.after_chunks:
             break
@@ -244,7 +251,7 @@ async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = Tr
         if obfuscate:
             start, length = divmod(rng.getrandbits(10), 16)
             body["obfuscation"] = padding[start : start + length]
-        yield event(body)
+        yield encode(body)
     if fault is None:
         yield DONE
     else:
