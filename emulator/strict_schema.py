@@ -37,6 +37,17 @@ FORMATS = frozenset({
 
 _Context = tuple[str, ...]
 
+# The keywords this module reads into, and the JSON type each must have to be read at all
+# (wording ours: a schema that breaks one is no JSON Schema, whatever strict mode says).
+_SHAPES: tuple[tuple[str, type, str], ...] = (
+    ("properties", Mapping, "an object"),
+    ("$defs", Mapping, "an object"),
+    ("definitions", Mapping, "an object"),
+    ("anyOf", list, "an array"),
+    ("enum", list, "an array"),
+    ("format", str, "a string"),
+)
+
 
 def strict_schema_problem(schema: Mapping[str, Any]) -> str | None:
     """The API's message for the first strict-mode rule `schema` breaks, or None.
@@ -75,7 +86,21 @@ def _problem(schema: Any, context: _Context, nesting: int) -> str | None:
         return _at(context, f"'{forbidden}' is not permitted.")
     if "type" not in schema and "$ref" not in schema and "anyOf" not in schema:
         return _at(context, "schema must have a 'type' key.")
-    return _own_problem(schema, context, nesting) or _children_problem(schema, context, nesting)
+    return (
+        _malformed(schema, context)
+        or _own_problem(schema, context, nesting)
+        or _children_problem(schema, context, nesting)
+    )
+
+
+def _malformed(schema: Mapping[str, Any], context: _Context) -> str | None:
+    """A keyword read below whose value has the wrong JSON type (`properties: 5`)."""
+    for key, kind, noun in _SHAPES:
+        if key in schema and not isinstance(schema[key], kind):
+            return _at(context, f"'{key}' must be {noun}.")
+    if not all(isinstance(t, str) for t in _types(schema)):
+        return _at(context, "'type' must be a string or an array of strings.")
+    return None
 
 
 def _own_problem(schema: Mapping[str, Any], context: _Context, nesting: int) -> str | None:

@@ -161,6 +161,22 @@ def test_a_format_must_be_one_the_api_knows() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("keyword", "value", "expected"),
+    [
+        ("properties", -(10**20), "an object"),
+        ("$defs", 3, "an object"),
+        ("anyOf", 4, "an array"),
+        ("enum", None, "an array"),
+        ("format", ["date"], "a string"),
+        ("type", [{}], "a string or an array of strings"),
+    ],
+)
+def test_a_keyword_of_the_wrong_json_type_is_a_problem_not_a_crash(keyword: str, value: Any, expected: str) -> None:
+    schema = strict_object(a={"type": "string", keyword: value})
+    assert strict_schema_problem(schema) == f"In context=('properties', 'a'), '{keyword}' must be {expected}."
+
+
 def test_a_list_of_types_is_checked_at_each_type_index() -> None:
     summary = {"type": ["string", "object"], "properties": {}}
     assert strict_schema_problem(strict_object(summary=summary)) == (
