@@ -28,8 +28,7 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         help="serve the API on HTTP",
         description="Serve POST /v1/chat/completions and GET /v1/models. " + ENV_NOTE,
     )
-    serve.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only) [EMULATOR_HOST]")
-    serve.add_argument("--port", type=int, help="port to listen on (default 8000) [EMULATOR_PORT]")
+    _listening_arguments(serve)
     serve.add_argument(
         "--fixtures",
         type=Path,
@@ -95,11 +94,6 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         metavar="N",
         help="requests kept for GET /_emulator/requests, oldest dropped first (default 1000) [EMULATOR_JOURNAL_SIZE]",
     )
-    serve.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help="log verbosity (default info) [EMULATOR_LOG_LEVEL]",
-    )
     missing = serve.add_argument_group(
         "record missing",
         "Forward the requests no fixture matches to a real API and write each exchange as a fixture "
@@ -121,14 +115,19 @@ def _record_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]
         "completion exchange as a replayable fixture: the file is rewritten after every exchange, keys "
         "and key-like strings never reach it. Replay it with `serve --fixtures FILE`.",
     )
-    record.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only) [EMULATOR_HOST]")
-    record.add_argument("--port", type=int, help="port to listen on (default 8000) [EMULATOR_PORT]")
-    record.add_argument(
+    _listening_arguments(record)
+    _recording_arguments(record, "--out")
+
+
+def _listening_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `serve` and `record` share: where to listen, how much to log."""
+    parser.add_argument("--host", help="address to bind (default 127.0.0.1, loopback only) [EMULATOR_HOST]")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8000) [EMULATOR_PORT]")
+    parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help="log verbosity (default info) [EMULATOR_LOG_LEVEL]",
     )
-    _recording_arguments(record, "--out")
 
 
 def _recording_arguments(parser: argparse._ActionsContainer, out_flag: str) -> None:

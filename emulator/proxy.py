@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .app import error_response, request_id
+from .auth import bearer_key
 from .errors import OpenAIError
 from .exchange import Exchange
 from .record import Recorder
@@ -76,7 +77,7 @@ class Upstream:
                 return
             exchange = Exchange(
                 request=_json(body),
-                api_key=_bearer(request.headers.get("authorization")),
+                api_key=bearer_key(request.headers.get("authorization")),
                 status=response.status_code,
                 headers=dict(response.headers),
                 body=content,
@@ -162,11 +163,6 @@ def _json(raw: str | bytes) -> object:
         return json.loads(raw)
     except ValueError:
         return None
-
-
-def _bearer(authorization: str | None) -> str | None:
-    scheme, _, key = (authorization or "").partition(" ")
-    return key.strip() if scheme.lower() == "bearer" else None
 
 
 def recorder_app(upstream: Upstream) -> Starlette:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 import jsonschema_rs
 
 from emulator.errors import OpenAIError, invalid_request
+from emulator.located import dotted  # `param` is written as fixture problems write a path
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -116,15 +117,15 @@ def _positions(instance: Any, path: Iterable[str | int]) -> tuple[int, ...]:
 def _describe(error: ValidationError, body: Any) -> OpenAIError:
     """The OpenAIError for one jsonschema error."""
     path = list(error.absolute_path)
-    param = _param(path)
+    param = dotted(path)
     value, kind, bound, schema = _instance(error), _keyword(error), _bound(error), _subschema(error)
     if kind == "anyOf":
         return _describe_union(error, body)
     if kind == "required":
-        return missing(_param([*path, next(k for k in bound if k not in value)]))
+        return missing(dotted([*path, next(k for k in bound if k not in value)]))
     if kind == "additionalProperties":
         extra = next(key for key in value if key not in schema.get("properties", {}))
-        name = _param([*path, extra])
+        name = dotted([*path, extra])
         return invalid_request(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
     if kind == "type" or (kind == "enum" and not isinstance(value, str)):
         return _wrong_type(param, schema, value)
@@ -135,7 +136,7 @@ def _describe(error: ValidationError, body: Any) -> OpenAIError:
         return invalid_request(
             f"Invalid property name in '{param}': {_quote(value)} is too long. Expected a string"
             f" with maximum length {bound}, but got a string with length {len(value)} instead.",
-            _param([*path, value]),
+            dotted([*path, value]),
             "property_name_above_max_length",
         )
     if kind in ("minimum", "maximum"):
@@ -169,7 +170,7 @@ def _describe(error: ValidationError, body: Any) -> OpenAIError:
 
 def _describe_union(error: ValidationError, body: Any) -> OpenAIError:
     """Report the branch the input meant (by its role or type), not "none of these matched"."""
-    param, value = _param(error.absolute_path), _instance(error)
+    param, value = dotted(error.absolute_path), _instance(error)
     branches: dict[int, list[ValidationError]] = {}
     for sub in error.context or ():
         branches.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
@@ -209,7 +210,7 @@ def _bad_discriminator(
     branches: list[list[ValidationError]],
 ) -> OpenAIError:
     """No branch takes this role or type: name the key and every value some branch takes."""
-    param = _param([*path, key])
+    param = dotted([*path, key])
     if key not in value:
         return missing(param)
     supported = []
@@ -316,11 +317,3 @@ def format_number(value: float) -> str:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return str(value)
-
-
-def _param(path: Iterable[str | int]) -> str:
-    """A JSON path as the live API writes `param`: `messages[0].content[1].text`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out

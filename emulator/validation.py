@@ -13,7 +13,7 @@ their rejections with its phrases.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +21,7 @@ import orjson
 
 from emulator import request_schema
 from emulator.errors import OpenAIError, invalid_request
+from emulator.matching import message_text
 from emulator.models import is_reasoning
 from emulator.request_schema import PARAMETERS, format_number, is_number, json_type, missing
 from emulator.strict_schema import strict_schema_problem
@@ -245,22 +246,13 @@ def _json_mode_mentions_json(body: dict[str, Any]) -> OpenAIError | None:
     response_format = body.get("response_format")
     if not response_format or response_format["type"] != "json_object":
         return None
-    if any("json" in text.lower() for text in _texts(body["messages"])):
+    if any("json" in message_text(message).lower() for message in body["messages"]):
         return None
     return invalid_request(
         "'messages' must contain the word 'json' in some form, to use 'response_format' of type"
         " 'json_object'.",
         "messages",
     )
-
-
-def _texts(messages: Iterable[dict[str, Any]]) -> Iterator[str]:
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            yield content
-        elif isinstance(content, list):
-            yield from (part["text"] for part in content if part["type"] == "text")
 
 
 def _strict_schemas(body: dict[str, Any]) -> OpenAIError | None:

@@ -18,47 +18,8 @@ from openai.types.chat import (
 )
 from openai.types.chat.chat_completion_content_part_param import File
 
-from tests.conftest import ChatRequest, assert_valid
-
-SEED_BASIC: ChatRequest = {
-    "model": "gpt-4.1",
-    "messages": [
-        {"role": "system", "content": "你是一个有帮助的助手。"},
-        {"role": "user", "content": "你好"},
-    ],
-}
-SEED_IMAGE: ChatRequest = {
-    "model": "gpt-4.1",
-    "messages": [
-        {
-            "role": "user",
-            "content": [
-                {"type": "text", "text": "这张图片里有什么?"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/image.jpg"}},
-            ],
-        }
-    ],
-    "max_tokens": 300,
-}
-SEED_TOOLS: ChatRequest = {
-    "model": "gpt-4.1",
-    "messages": [{"role": "user", "content": "波士顿今天的天气怎么样?"}],
-    "tools": [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_current_weather",
-                "description": "获取指定位置的当前天气",
-                "parameters": {
-                    "type": "object",
-                    "properties": {"location": {"type": "string", "description": "城市名称"}},
-                    "required": ["location"],
-                },
-            },
-        }
-    ],
-    "tool_choice": "auto",
-}
+from tests.conftest import assert_valid
+from tests.seed_examples import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
 
 
 def han(text: str) -> int:

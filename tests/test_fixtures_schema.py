@@ -14,7 +14,7 @@ from emulator import fixtures, located, matching, scripted
 from emulator.app import Emulator
 from emulator.located import Problems
 from emulator.settings import Settings
-from tests.test_chat import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
+from tests.seed_examples import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
 from tests.test_check import BROKEN
 
 REPO = Path(__file__).resolve().parent.parent

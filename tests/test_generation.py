@@ -283,6 +283,12 @@ def test_logprobs_do_not_change_the_text(client: openai.OpenAI) -> None:
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 
+def assert_fits(schema: dict[str, Any], text: str) -> None:
+    """`text` is JSON that `schema` accepts, formats included."""
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    jsonschema.Draft202012Validator(schema, format_checker=checker).validate(json.loads(text))
+
+
 @PROPERTY
 @given(parameters=objects(SCHEMAS), seed=st.integers(0, 2**31))
 def test_tool_arguments_validate_against_random_parameter_schemas(
@@ -294,9 +300,7 @@ def test_tool_arguments_validate_against_random_parameter_schemas(
     )
     (call,) = completion.choices[0].message.tool_calls or []
     assert call.type == "function"
-    jsonschema.Draft202012Validator(parameters, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
-        json.loads(call.function.arguments)
-    )
+    assert_fits(parameters, call.function.arguments)
 
 
 @PROPERTY
@@ -308,6 +312,4 @@ def test_content_validates_against_random_response_format_schemas(
     completion = client.chat.completions.create(
         model="gpt-4o", messages=ask("go"), response_format=response_format, seed=seed
     )
-    jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER).validate(
-        json.loads(completion.choices[0].message.content or "")
-    )
+    assert_fits(schema, completion.choices[0].message.content or "")

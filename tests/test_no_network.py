@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.test_chat import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
+from tests.seed_examples import SEED_BASIC, SEED_IMAGE, SEED_TOOLS
 
 SUPPORT = Path(__file__).parent / "support"
 

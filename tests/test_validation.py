@@ -23,53 +23,16 @@ from openai.types.chat import ChatCompletionMessage
 from emulator import request_schema
 from emulator.errors import OpenAIError
 from emulator.validation import MALFORMED_JSON, parse_body, validate_request
+from tests.seed_examples import SEED_BASIC, SEED_IMAGE, SEED_STREAM, SEED_TOOLS, WEATHER_TOOL
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT.parent / "shared" / "reference" / "openai-openapi.yaml"
 SCHEMA_FILES = ("chat-completions.request.json", "chat-completions.response.json",
                 "chat-completions.chunk.json", "error.json", "models.list.json", "model.json")
 
-WEATHER_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_current_weather",
-        "description": "获取指定位置的当前天气",
-        "parameters": {
-            "type": "object",
-            "properties": {"location": {"type": "string", "description": "城市名称"}},
-            "required": ["location"],
-        },
-    },
-}
 CALL: dict[str, Any] = {"id": "call_4XzlGBLtUe9dy3GVNV4jhq7h", "type": "function",
         "function": {"name": "get_current_weather", "arguments": '{"location":"Boston"}'}}
 
-# The seed document's curl bodies.
-SEED_BASIC = {
-    "model": "gpt-4.1",
-    "messages": [
-        {"role": "system", "content": "你是一个有帮助的助手。"},
-        {"role": "user", "content": "你好"},
-    ],
-}
-SEED_IMAGE = {
-    "model": "gpt-4.1",
-    "messages": [{
-        "role": "user",
-        "content": [
-            {"type": "text", "text": "这张图片里有什么?"},
-            {"type": "image_url", "image_url": {"url": "https://example.com/image.jpg"}},
-        ],
-    }],
-    "max_tokens": 300,
-}
-SEED_STREAM = {**SEED_BASIC, "stream": True}
-SEED_TOOLS = {
-    "model": "gpt-4.1",
-    "messages": [{"role": "user", "content": "波士顿今天的天气怎么样?"}],
-    "tools": [WEATHER_TOOL],
-    "tool_choice": "auto",
-}
 EVERY_FIELD = {
     "model": "gpt-4o",
     "messages": [
