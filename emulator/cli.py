@@ -39,6 +39,7 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     serve.add_argument(
         "--seed",
         type=int,
+        metavar="N",
         help="seed for generated replies; the same requests in the same order then get the same "
         "replies (default: random per start) [EMULATOR_SEED]",
     )
@@ -102,7 +103,8 @@ def _serve_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     missing.add_argument(
         "--record-missing",
         action="store_true",
-        help="forward requests no fixture matches to --upstream and record them (one process; not with --strict)",
+        help="forward requests no fixture matches to --upstream and record them (one process: not with --strict "
+        "or --workers)",
     )
     _recording_arguments(missing, "--record-out")
 

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import build_parser, settings_from_args
-from emulator.settings import Settings, from_env
+from emulator.settings import ENV_PREFIX, Settings, from_env
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+COMMANDS = ("serve", "check", "record")
+# Every variable the emulator reads: one per setting, and the worker count, which only serve uses.
+VARIABLES = (*(ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)), "EMULATOR_WORKERS")
 
 
 def _help(*args: str) -> str:
@@ -21,16 +26,47 @@ def _help(*args: str) -> str:
     return result.stdout
 
 
+def _command(name: str) -> argparse.ArgumentParser:
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    command: argparse.ArgumentParser = commands.choices[name]
+    return command
+
+
+def _options(name: str) -> list[str]:
+    """The flags of a subcommand (the first spelling of each), --help aside."""
+    return [a.option_strings[0] for a in _command(name)._actions if a.option_strings and a.dest != "help"]
+
+
 def test_serve_help_documents_every_option_with_its_environment_variable() -> None:
     text = _help("serve")
-    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    serve = commands.choices["serve"]
+    serve = _command("serve")
     for action in serve._actions:
         if action.option_strings and action.dest != "help":
             assert action.help, action.option_strings
             assert action.option_strings[0] in text
-    for variable in ("EMULATOR_HOST", "EMULATOR_PORT", "EMULATOR_FIXTURES", "EMULATOR_SEED", "EMULATOR_API_KEYS"):
+    for variable in VARIABLES:
         assert variable in text
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_subcommand_help_documents_each_of_its_options_and_arguments(name: str) -> None:
+    text = _help(name)
+    for action in _command(name)._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, action.option_strings or action.dest
+        assert (action.option_strings[0] if action.option_strings else str(action.metavar)) in text
+
+
+def test_the_readme_shows_every_subcommand_flag_and_variable() -> None:
+    text = README.read_text()
+    section = text[text.index("## Running the server") : text.index("## Workers")]
+    for name in COMMANDS:
+        assert f"python -m emulator {name}" in section
+        for flag in _options(name):
+            assert flag in section, (name, flag)
+    for variable in VARIABLES:
+        assert variable in section
 
 
 def test_every_setting_can_come_from_the_environment() -> None:
