@@ -11,39 +11,34 @@ import random
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from faker import Faker
 
 _T = TypeVar("_T")
-
-
-class _Unbuilt:
-    """Stands for the shared Faker until a value needs it: importing faker and building one
-    (~95 ms) is start-up time a server that never fakes a value should not pay."""
-
-    def __getattr__(self, name: str) -> Any:
-        global _FAKER
-        from faker import Faker
-
-        _FAKER = Faker("en_US")
-        return getattr(_FAKER, name)
-
-
-_FAKER: Faker = _Unbuilt()  # type: ignore[assignment]
-
-
-def _later(name: str) -> Callable[[], Any]:
-    """The shared Faker's method `name`, looked up when called."""
-    return lambda: getattr(_FAKER, name)()
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 _DESCRIPTION_WORDS = 6  # only a description's opening words name the thing; later ones digress
 
 
+@cache
+def _faker() -> Faker:
+    """The shared Faker, built on first use: importing faker and building one (~95 ms) is
+    start-up time a server that never fakes a value should not pay."""
+    from faker import Faker
+
+    return Faker("en_US")
+
+
+def _later(name: str) -> Callable[[], Any]:
+    """The shared Faker's method `name`, looked up when called."""
+    return lambda: getattr(_faker(), name)()
+
+
 def seed(rng: random.Random) -> None:
     """Reseed the shared Faker from `rng`."""
-    _FAKER.seed_instance(rng.getrandbits(64))
+    _faker().seed_instance(rng.getrandbits(64))
 
 
 def _kw(words: str) -> re.Pattern[str]:
@@ -57,15 +52,15 @@ def _kw(words: str) -> re.Pattern[str]:
 
 
 def _moment() -> datetime:
-    return _EPOCH + timedelta(seconds=_FAKER.random_int(0, 8 * 365 * 86400))
+    return _EPOCH + timedelta(seconds=_faker().random_int(0, 8 * 365 * 86400))
 
 
 def _location() -> str:
-    return f"{_FAKER.city()}, {_FAKER.state_abbr()}"
+    return f"{_faker().city()}, {_faker().state_abbr()}"
 
 
 def _phrase() -> str:
-    return _FAKER.sentence(nb_words=4).rstrip(".")
+    return _faker().sentence(nb_words=4).rstrip(".")
 
 
 # First match wins, so specific names come before the general ones they contain
@@ -110,12 +105,12 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
     (_kw("job occupation profession position"), _later("job")),
     (_kw("password secret passphrase"), _later("password")),
     (_kw("slug"), _later("slug")),
-    (_kw("version"), lambda: _FAKER.numerify("%.#.#")),
+    (_kw("version"), lambda: _faker().numerify("%.#.#")),
     (
         _kw("sku code reference ref tracking_number order_number"),
-        lambda: _FAKER.bothify("??-#####").upper(),
+        lambda: _faker().bothify("??-#####").upper(),
     ),
-    (_kw("status"), lambda: _FAKER.random_element(("active", "pending", "completed"))),
+    (_kw("status"), lambda: _faker().random_element(("active", "pending", "completed"))),
     (_kw("title subject headline heading caption"), _later("catch_phrase")),
     (_kw("question"), lambda: _phrase() + "?"),
     (_kw("query search q prompt keyword term"), _phrase),
@@ -200,7 +195,7 @@ def text(name: str | None, description: str | None) -> str:
     numeric = _lookup(_NUMBER_BY_NAME, hints)
     if numeric is not None:
         low, high, decimals = numeric
-        return f"{_FAKER.pyfloat(min_value=low, max_value=high):.{decimals}f}"
+        return f"{_faker().pyfloat(min_value=low, max_value=high):.{decimals}f}"
     return _phrase()
 
 
@@ -208,7 +203,7 @@ _FORMATS: dict[str, Callable[[], str]] = {
     "date": lambda: _moment().date().isoformat(),
     "date-time": lambda: _moment().isoformat().replace("+00:00", "Z"),
     "time": lambda: _moment().strftime("%H:%M:%SZ"),  # RFC 3339 full-time carries an offset
-    "duration": lambda: f"PT{_FAKER.random_int(1, 59)}M",
+    "duration": lambda: f"PT{_faker().random_int(1, 59)}M",
     "email": _later("email"),
     "idn-email": _later("email"),
     "uri": _later("url"),
@@ -221,7 +216,7 @@ _FORMATS: dict[str, Callable[[], str]] = {
     "ipv6": _later("ipv6"),
     "hostname": _later("hostname"),
     "idn-hostname": _later("hostname"),
-    "json-pointer": lambda: "/" + _FAKER.word(),
+    "json-pointer": lambda: "/" + _faker().word(),
 }
 
 
@@ -235,7 +230,7 @@ def format_value(fmt: str) -> str:
 
 def word() -> str:
     """One plain English word (a map key, padding)."""
-    return str(_FAKER.word())
+    return str(_faker().word())
 
 
 def fit_length(value: str, min_len: int, max_len: float) -> str:
