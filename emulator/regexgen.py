@@ -13,9 +13,14 @@ import random
 import re
 import string
 from collections.abc import Callable
-from re import _constants as sre  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # typeshed types CPython's regex parser under its old names, which warn on import
+    import sre_constants as sre
+    import sre_parse
+else:
+    from re import _constants as sre
+    from re import _parser as sre_parse
 
 _ATTEMPTS = 40
 _FREE_REPEAT = 3  # an unbounded * + {n,} repeats at most this many times beyond its minimum
@@ -55,7 +60,7 @@ def matching(pattern: str, rng: random.Random, min_len: int = 0, max_len: float 
 @functools.lru_cache(maxsize=256)
 def _parse(pattern: str) -> tuple[re.Pattern[str], list[Any]]:
     try:
-        return re.compile(pattern), list(sre_parse.parse(pattern))
+        return re.compile(pattern), list(sre_parse.parse(pattern).data)
     except re.error as exc:
         raise ValueError(f"invalid pattern {pattern!r}: {exc}") from None
 
