@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from .jsongen import fake_json
+from .matching import message_text
 from .types import Draft, DraftToolCall, Request, Script
 
 # Request fields that shape what a reply says (design.md); nothing else seeds the generator.
@@ -133,10 +134,7 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """The text of the last user message ("" when there is none)."""
     for message in reversed(messages):
         if message.get("role") == "user":
-            body = message.get("content")
-            if isinstance(body, str):
-                return body
-            return " ".join(p.get("text", "") for p in body or () if isinstance(p, Mapping))
+            return message_text(message)
     return ""
 
 
