@@ -122,7 +122,8 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
     refusal = take(draft.refusal)
     calls = []
     for call in draft.tool_calls:
-        if budget == 0:
+        if budget == 0:  # the limit ran out before this call began
+            finish = "length"
             break
         pieces = take(call.arguments) or ()
         calls.append(ToolCall(id=call.id or random_id("call_", 24), name=call.name, argument_pieces=pieces))

@@ -17,6 +17,7 @@ from openai import pydantic_function_tool
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from emulator.app import Emulator
 from tests.test_jsongen import SCHEMAS, objects
 
 WEATHER: ChatCompletionToolParam = {
@@ -313,3 +314,16 @@ def test_content_validates_against_random_response_format_schemas(
         model="gpt-4o", messages=ask("go"), response_format=response_format, seed=seed
     )
     assert_fits(schema, completion.choices[0].message.content or "")
+
+
+def test_a_limit_spent_before_a_scripted_call_begins_finishes_with_length(
+    client: openai.OpenAI, emulator: Emulator
+) -> None:
+    emulator.add_fixture({"match": {}, "reply": {
+        "content": "Checking.", "tool_calls": [{"name": "get_current_weather", "arguments": {"location": "Oslo"}}]}})
+    cut = client.chat.completions.create(
+        model="gpt-4o", messages=ask("weather"), tools=[WEATHER], max_completion_tokens=2  # "Checking", "."
+    )
+    assert cut.choices[0].message.content == "Checking."
+    assert not cut.choices[0].message.tool_calls
+    assert cut.choices[0].finish_reason == "length"
