@@ -22,13 +22,22 @@ _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 _DESCRIPTION_WORDS = 6  # only a description's opening words name the thing; later ones digress
 
 
+DEFAULT_LOCALE = "en_US"
+_active = DEFAULT_LOCALE  # the language of the request being answered (see `seed`)
+
+
 @cache
-def _faker() -> Faker:
-    """The shared Faker, built on first use: importing faker and building one (~95 ms) is
+def _faker_for(locale: str) -> Faker:
+    """The Faker of `locale`, built on first use: importing faker and building one (~95 ms) is
     start-up time a server that never fakes a value should not pay."""
     from faker import Faker
 
-    return Faker("en_US")
+    return Faker(locale)
+
+
+def _faker() -> Faker:
+    """The shared en_US Faker: emails, URLs, codes and numbers read the same in any language."""
+    return _faker_for(DEFAULT_LOCALE)
 
 
 def _later(name: str) -> Callable[[], Any]:
@@ -36,9 +45,24 @@ def _later(name: str) -> Callable[[], Any]:
     return lambda: getattr(_faker(), name)()
 
 
-def seed(rng: random.Random) -> None:
-    """Reseed the shared Faker from `rng`."""
-    _faker().seed_instance(rng.getrandbits(64))
+def _local(name: str) -> Callable[[], Any]:
+    """Method `name` of the active language's Faker (en_US where that locale lacks it)."""
+
+    def call() -> Any:
+        method = getattr(_faker_for(_active), name, None)
+        return method() if method is not None else getattr(_faker(), name)()
+
+    return call
+
+
+def seed(rng: random.Random, locale: str = DEFAULT_LOCALE) -> None:
+    """Reseed the shared Faker, and the one of `locale`, from `rng`; later text is in `locale`."""
+    global _active
+    _active = locale
+    bits = rng.getrandbits(64)
+    _faker().seed_instance(bits)
+    if locale != DEFAULT_LOCALE:
+        _faker_for(locale).seed_instance(bits)
 
 
 def _kw(words: str) -> re.Pattern[str]:
@@ -56,11 +80,13 @@ def _moment() -> datetime:
 
 
 def _location() -> str:
-    return f"{_faker().city()}, {_faker().state_abbr()}"
+    if _active == DEFAULT_LOCALE:
+        return f"{_faker().city()}, {_faker().state_abbr()}"
+    return str(_local("city")())
 
 
 def _phrase() -> str:
-    return _faker().sentence(nb_words=4).rstrip(".")
+    return str(_local("sentence")()).rstrip(".。")
 
 
 # First match wins, so specific names come before the general ones they contain
@@ -69,24 +95,24 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
     (_kw("email e_mail mail"), _later("email")),
     (_kw("url uri link website homepage href endpoint"), _later("url")),
     (_kw("phone mobile telephone tel fax cell"), _later("phone_number")),
-    (_kw("first_name firstname given_name"), _later("first_name")),
-    (_kw("last_name lastname surname family_name"), _later("last_name")),
+    (_kw("first_name firstname given_name"), _local("first_name")),
+    (_kw("last_name lastname surname family_name"), _local("last_name")),
     (_kw("username user_name login handle nickname"), _later("user_name")),
     (_kw("file filename file_name attachment"), _later("file_name")),
     (_kw("path filepath directory folder"), _later("file_path")),
     (
         _kw("company organization organisation employer business vendor"),
-        _later("company"),
+        _local("company"),
     ),
     (_kw("location place destination origin"), _location),
-    (_kw("city town"), _later("city")),
+    (_kw("city town"), _local("city")),
     (_kw("country_code"), _later("country_code")),
-    (_kw("country nation"), _later("country")),
-    (_kw("state province region"), _later("state")),
+    (_kw("country nation"), _local("country")),
+    (_kw("state province region"), _local("state")),
     (_kw("zip zipcode postcode postal postal_code"), _later("postcode")),
     (_kw("ip ipv4 ip_address"), _later("ipv4")),
     (_kw("ipv6"), _later("ipv6")),
-    (_kw("address street"), _later("street_address")),
+    (_kw("address street"), _local("street_address")),
     (_kw("host hostname domain"), _later("domain_name")),
     (_kw("id uuid guid"), _later("uuid4")),
     (_kw("timezone time_zone tz"), _later("timezone")),
@@ -102,7 +128,7 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
     (_kw("currency"), _later("currency_code")),
     (_kw("language lang"), _later("language_name")),
     (_kw("color colour"), _later("color_name")),
-    (_kw("job occupation profession position"), _later("job")),
+    (_kw("job occupation profession position"), _local("job")),
     (_kw("password secret passphrase"), _later("password")),
     (_kw("slug"), _later("slug")),
     (_kw("version"), lambda: _faker().numerify("%.#.#")),
@@ -111,7 +137,7 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
         lambda: _faker().bothify("??-#####").upper(),
     ),
     (_kw("status"), lambda: _faker().random_element(("active", "pending", "completed"))),
-    (_kw("title subject headline heading caption"), _later("catch_phrase")),
+    (_kw("title subject headline heading caption"), _local("catch_phrase")),
     (_kw("question"), lambda: _phrase() + "?"),
     (_kw("query search q prompt keyword term"), _phrase),
     (
@@ -119,14 +145,14 @@ _TEXT_BY_NAME: tuple[tuple[re.Pattern[str], Callable[[], str]], ...] = (
             "description summary text content message body comment note reason explanation "
             "detail bio answer reply response instruction"
         ),
-        _later("sentence"),
+        _local("sentence"),
     ),
     (
         _kw(
             "name full_name author person customer contact recipient sender owner assignee user "
             "attendee guest manager"
         ),
-        _later("name"),
+        _local("name"),
     ),
     (_kw("tag category label topic genre kind type word"), _later("word")),
 )

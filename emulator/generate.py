@@ -92,7 +92,7 @@ def content(request: Request, rng: random.Random) -> str:
     kind = response_format.get("type")
     if kind == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return json.dumps(fake_json(schema, rng), ensure_ascii=False)
+        return json.dumps(fake_json(schema, rng, locale=request_locale(request)), ensure_ascii=False)
     if kind == "json_object":
         return json.dumps({"answer": text(request, rng)}, ensure_ascii=False)
     return text(request, rng)
@@ -100,7 +100,7 @@ def content(request: Request, rng: random.Random) -> str:
 
 def text(request: Request, rng: random.Random) -> str:
     """A few readable sentences in the language of the last user message."""
-    words, connector, full_stop = lorem(detect_locale(last_user_text(request.get("messages") or ())))
+    words, connector, full_stop = lorem(request_locale(request))
     # Faker's paragraph, drawn from `rng` directly: 1-4 sentences (+/-40%) of 6 words (+/-40%).
     # Faker's own call reseeds an instance and copies its word list twice a sentence: 3x the time.
     sentences = []
@@ -138,6 +138,11 @@ def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     return ""
 
 
+def request_locale(request: Request) -> str:
+    """The Faker locale of the language the last user message is written in."""
+    return detect_locale(last_user_text(request.get("messages") or ()))
+
+
 def detect_locale(sample: str) -> str:
     """The Faker locale for the script, or the Latin-script language, `sample` is written in."""
     counts: dict[str, int] = {}
@@ -166,9 +171,10 @@ def tool_calls(request: Request, rng: random.Random) -> tuple[DraftToolCall, ...
     choice = request.get("tool_choice")
     if not functions or choice == "none":
         return ()
+    locale = request_locale(request)
     if isinstance(choice, Mapping):
         chosen = _named(choice, functions)
-        return (_call(chosen, rng),) if chosen else ()
+        return (_call(chosen, rng, locale),) if chosen else ()
     messages = request.get("messages") or ()
     if choice != "required" and messages and messages[-1].get("role") in ("tool", "function"):
         return ()
@@ -177,7 +183,7 @@ def tool_calls(request: Request, rng: random.Random) -> tuple[DraftToolCall, ...
     if request.get("parallel_tool_calls", True) is not False:
         said = last_user_text(messages).lower()
         picked += [f for f in ranked[1:] if f["name"].lower() in said]
-    return tuple(_call(f, rng) for f in picked)
+    return tuple(_call(f, rng, locale) for f in picked)
 
 
 def _named(choice: Mapping[str, Any], functions: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -202,8 +208,8 @@ def _rank(functions: list[Mapping[str, Any]], said: str) -> list[Mapping[str, An
     return sorted(functions, key=lambda f: -overlap(f))
 
 
-def _call(function: Mapping[str, Any], rng: random.Random) -> DraftToolCall:
-    """A call of `function` with arguments that fit its `parameters`."""
+def _call(function: Mapping[str, Any], rng: random.Random, locale: str) -> DraftToolCall:
+    """A call of `function` with arguments that fit its `parameters`, names and places in `locale`."""
     schema = function.get("parameters") or {"type": "object", "properties": {}}
-    arguments = fake_json(schema, rng)
+    arguments = fake_json(schema, rng, locale=locale)
     return DraftToolCall(name=function["name"], arguments=json.dumps(arguments, ensure_ascii=False))

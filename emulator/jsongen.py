@@ -33,7 +33,9 @@ _ATTEMPTS = 30  # tries for keywords that are generated, then checked
 _TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
 
 
-def fake_json(schema: Mapping[str, Any], rng: random.Random, *, name: str | None = None) -> Any:
+def fake_json(
+    schema: Mapping[str, Any], rng: random.Random, *, name: str | None = None, locale: str = fakers.DEFAULT_LOCALE
+) -> Any:
     """A value that validates against `schema`, realistic where property names say what it is.
 
         >>> fake_json({"type": "object", "required": ["email"],
@@ -41,9 +43,11 @@ def fake_json(schema: Mapping[str, Any], rng: random.Random, *, name: str | None
         {'email': 'maria92@example.com'}
 
     The same schema and rng state give the same value. `name` names the value itself (a tool's
-    or a response format's name). Raises ValueError when no value fits the schema.
+    or a response format's name). Names, places and prose are in `locale` (a Faker locale, such
+    as the request's language); emails, URLs and codes stay ASCII. Raises ValueError when no
+    value fits the schema.
     """
-    fakers.seed(rng)
+    fakers.seed(rng, locale)
     return _Generator(schema, rng).value(schema, name, 0)
 
 

@@ -327,3 +327,13 @@ def test_a_limit_spent_before_a_scripted_call_begins_finishes_with_length(
     assert cut.choices[0].message.content == "Checking."
     assert not cut.choices[0].message.tool_calls
     assert cut.choices[0].finish_reason == "length"
+
+
+def test_tool_arguments_speak_the_language_of_the_question(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model="gpt-4.1", messages=ask("波士顿今天的天气怎么样?"), tools=[WEATHER], tool_choice="required"
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.type == "function"
+    location = json.loads(call.function.arguments)["location"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in location), location
