@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import random
 import secrets
 import time
 from asyncio import sleep
@@ -92,46 +91,50 @@ def request_id() -> str:
     return "req_" + secrets.token_hex(16)
 
 
+# The headers every real response carries after its request id, organisation and timing (protocol §9.1).
+_FIXED_HEADERS = (
+    ("openai-version", "2020-10-01"),
+    ("x-ratelimit-limit-requests", "10000"),
+    ("x-ratelimit-limit-tokens", "30000000"),
+    ("x-ratelimit-remaining-requests", "9999"),
+    ("x-ratelimit-remaining-tokens", "29999000"),
+    ("x-ratelimit-reset-requests", "6ms"),
+    ("x-ratelimit-reset-tokens", "2ms"),
+    ("access-control-expose-headers", "X-Request-ID"),
+)
+# The same as raw header pairs, encoded once rather than per request.
+_FIXED_RAW_HEADERS = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in _FIXED_HEADERS]
+
+
+def _processing_ms(started: float) -> str:
+    return str(max(1, round((time.perf_counter() - started) * 1000)))
+
+
 def standard_headers(rid: str, started: float) -> dict[str, str]:
     """The headers every real response carries (protocol §9.1)."""
     return {
         "x-request-id": rid,
         "openai-organization": "user-emulator",
-        "openai-processing-ms": str(max(1, round((time.perf_counter() - started) * 1000))),
-        "openai-version": "2020-10-01",
-        "x-ratelimit-limit-requests": "10000",
-        "x-ratelimit-limit-tokens": "30000000",
-        "x-ratelimit-remaining-requests": "9999",
-        "x-ratelimit-remaining-tokens": "29999000",
-        "x-ratelimit-reset-requests": "6ms",
-        "x-ratelimit-reset-tokens": "2ms",
-        "access-control-expose-headers": "X-Request-ID",
+        "openai-processing-ms": _processing_ms(started),
+        **dict(_FIXED_HEADERS),
     }
 
 
-# standard_headers after its first two, as a response's raw header pairs (built once, not per request).
-_FIXED_HEADERS = [
-    (b"openai-version", b"2020-10-01"),
-    (b"x-ratelimit-limit-requests", b"10000"),
-    (b"x-ratelimit-limit-tokens", b"30000000"),
-    (b"x-ratelimit-remaining-requests", b"9999"),
-    (b"x-ratelimit-remaining-tokens", b"29999000"),
-    (b"x-ratelimit-reset-requests", b"6ms"),
-    (b"x-ratelimit-reset-tokens", b"2ms"),
-    (b"access-control-expose-headers", b"X-Request-ID"),
-]
-
-
-def _answered(response: Response, rid: str, started: float) -> Response:
-    """`response`, made without headers, with standard_headers ahead of the content-length and
-    content-type Starlette gave it: the same pairs in the same order as passing the dict, without
-    encoding eleven names and values a request."""
-    ms = str(max(1, round((time.perf_counter() - started) * 1000)))
+def _answered(
+    response_class: type[Response], content: Any, media_type: str, rid: str, started: float,
+    extra: Mapping[str, str],
+) -> Response:
+    """A 200 with the standard headers, and a fixture's `extra` headers over them."""
+    if extra:
+        return response_class(content, headers={**standard_headers(rid, started), **extra}, media_type=media_type)
+    # No extras, the usual case: the standard pairs go in raw, ahead of the content-length and
+    # content-type Starlette gave the response (the order a headers dict gives), unencoded per request.
+    response = response_class(content, media_type=media_type)
     response.raw_headers[:0] = [
         (b"x-request-id", rid.encode("latin-1")),
         (b"openai-organization", b"user-emulator"),
-        (b"openai-processing-ms", ms.encode("latin-1")),
-        *_FIXED_HEADERS,
+        (b"openai-processing-ms", _processing_ms(started).encode("latin-1")),
+        *_FIXED_RAW_HEADERS,
     ]
     return response
 
@@ -203,10 +206,9 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
             _journal(emulator, request, body, error.status, fixture, error.body(), started)
             _log(request.method, request.scope["path"], error.status, body and _model(body), "error", started)
             return error_response(error, rid, started)
-        # A fixture's own headers may replace standard ones in place: only those go through a dict.
-        headers = {**standard_headers(rid, started), **reply.delivery.headers} if reply.delivery.headers else None
         _journal(emulator, request, body, 200, _fixture_name(reply), replies.summary(reply), started)
         _log(request.method, request.scope["path"], 200, body["model"], reply.source, started)
+        extra = reply.delivery.headers
         if body.get("stream"):
             options = body.get("stream_options") or {}
             stream = render.sse(
@@ -214,15 +216,11 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
                 include_usage=bool(options.get("include_usage")),
                 obfuscate=options.get("include_obfuscation") is not False,
             )
-            if headers is not None:
-                return StreamingResponse(stream, headers=headers, media_type="text/event-stream")
-            return _answered(StreamingResponse(stream, media_type="text/event-stream"), rid, started)
-        delay = _answer_delay(reply)
+            return _answered(StreamingResponse, stream, "text/event-stream", rid, started, extra)
+        delay = render.completion_delay(reply)
         if delay:  # even sleep(0) costs a turn of the event loop
             await sleep(delay)
-        if headers is not None:
-            return Response(render.completion_json(reply), headers=headers, media_type="application/json")
-        return _answered(Response(render.completion_json(reply), media_type="application/json"), rid, started)
+        return _answered(Response, render.completion_json(reply), "application/json", rid, started, extra)
 
     async def list_stored_completions(request: Request) -> Response:
         # A real route (stored completions); the emulator stores none.
@@ -298,15 +296,6 @@ def _json(content: Any, rid: str, started: float) -> Response:
 
 def _fixture_name(reply: Reply) -> str | None:
     return reply.source.removeprefix("fixture:") if reply.source.startswith("fixture:") else None
-
-
-def _answer_delay(reply: Reply) -> float:
-    """Seconds a non-streamed reply takes, as its stream would: first token, then every token."""
-    latency = reply.delivery.latency
-    delay = latency.first_token_ms + latency.per_token_ms * reply.usage.completion_tokens
-    if delay and latency.jitter_ms:
-        delay = max(0.0, delay + random.uniform(-latency.jitter_ms, latency.jitter_ms))
-    return delay / 1000
 
 
 def _journal(

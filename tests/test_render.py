@@ -24,4 +24,4 @@ def test_a_body_is_two_space_indented_raw_utf8(logprobs: bool) -> None:
 def test_tiny_logprobs_keep_the_two_digit_exponent() -> None:
     """1e-07 as the real API writes it (orjson alone would write 1e-7)."""
     body = {"choices": [{"logprobs": {"content": [{"logprob": -7.1e-07}]}}]}
-    assert render.event(body) == b'data: {"choices":[{"logprobs":{"content":[{"logprob":-7.1e-07}]}}]}\n\n'
+    assert render.event(body, scored=True) == b'data: {"choices":[{"logprobs":{"content":[{"logprob":-7.1e-07}]}}]}\n\n'
