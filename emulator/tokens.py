@@ -14,10 +14,10 @@ import itertools
 import json
 import operator
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from unittest import mock
 
 import orjson
@@ -81,37 +81,21 @@ def count(text: str, model: str) -> int:
 # characters: a hit costs ~0.2 us, where encoding costs ~1 us per 5 characters and cutting into
 # pieces ~0.3 us more per token.
 _CACHEABLE = 4096
+_T = TypeVar("_T")
 
 
-def _count(name: Encoding, text: str) -> int:
-    if len(text) > _CACHEABLE:
-        return len(encoding(name).encode_ordinary(text))
-    return _kept_count(name, text)
+def _kept_for_short_texts(work: Callable[[Encoding, str], _T]) -> Callable[[Encoding, str], _T]:
+    """`work`, its results kept (least recently used out) for texts of up to _CACHEABLE characters."""
+    kept = lru_cache(maxsize=4096)(work)
 
+    def call(name: Encoding, text: str) -> _T:
+        return work(name, text) if len(text) > _CACHEABLE else kept(name, text)
 
-@lru_cache(maxsize=4096)
-def _kept_count(name: Encoding, text: str) -> int:
-    return len(encoding(name).encode_ordinary(text))
-
-
-def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
-    """`text` cut on token boundaries, each piece with its token count; the pieces join to `text`.
-
-    A token that ends inside a multi-byte character is merged with the next one, so every
-    piece is valid UTF-8 (the real API streams whole characters too).
-    """
-    name = encoding_for(model)
-    if len(text) > _CACHEABLE:
-        return _cut(name, text)
-    return _kept_pieces(name, text)
-
-
-@lru_cache(maxsize=4096)
-def _kept_pieces(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
-    return _cut(name, text)
+    return call
 
 
 def _cut(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
+    """`text` as (piece, tokens) pairs; see pieces_with_counts."""
     enc, by_rank = _built(name)
     parts = list(map(by_rank.__getitem__, enc.encode_ordinary(text)))
     if text.isascii():
@@ -132,21 +116,28 @@ def _cut(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
+def _split_pieces(name: Encoding, text: str) -> tuple[tuple[str, ...], int]:
+    cut = _cut(name, text)
+    return tuple(piece for piece, _ in cut), sum(count for _, count in cut)
+
+
+_count = _kept_for_short_texts(lambda name, text: len(encoding(name).encode_ordinary(text)))
+_pieces = _kept_for_short_texts(_cut)
+_pieces_and_total = _kept_for_short_texts(_split_pieces)
+
+
+def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
+    """`text` cut on token boundaries, each piece with its token count; the pieces join to `text`.
+
+    A token that ends inside a multi-byte character is merged with the next one, so every
+    piece is valid UTF-8 (the real API streams whole characters too).
+    """
+    return _pieces(encoding_for(model), text)
+
+
 def pieces_and_total(text: str, model: str) -> tuple[tuple[str, ...], int]:
     """The pieces of pieces_with_counts without their counts, and the counts' sum."""
-    name = encoding_for(model)
-    if len(text) > _CACHEABLE:
-        return _split_pieces(_cut(name, text))
-    return _kept_pieces_and_total(name, text)
-
-
-@lru_cache(maxsize=4096)
-def _kept_pieces_and_total(name: Encoding, text: str) -> tuple[tuple[str, ...], int]:
-    return _split_pieces(_cut(name, text))
-
-
-def _split_pieces(cut: tuple[tuple[str, int], ...]) -> tuple[tuple[str, ...], int]:
-    return tuple(piece for piece, _ in cut), sum(count for _, count in cut)
+    return _pieces_and_total(encoding_for(model), text)
 
 
 def pieces(text: str, model: str) -> tuple[str, ...]:
