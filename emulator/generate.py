@@ -14,14 +14,18 @@ Tool decision rule for `tool_choice: "auto"` (documented in the README):
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import hashlib
 import importlib
+import importlib.util
 import json
 import random
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -115,10 +119,16 @@ def text(request: Request, rng: random.Random) -> str:
 def lorem(locale: str) -> tuple[tuple[str, ...], str, str]:
     """Faker's lorem words for `locale`, the string between words, and the full stop.
 
-    Read from Faker's lorem module for the locale, or its default (Latin) where there is none,
-    as Faker itself falls back; building a whole Faker for them took ~13 ms a locale. Imported
-    here, on the first generated text: faker's import is ~40 ms of a start that may need none.
+    Those of Faker's lorem module for the locale, or its default (Latin) where there is none, as
+    Faker itself falls back; building a whole Faker for them took ~13 ms a locale.
     """
+    words, connector, punctuation = _lorem_source(locale) or _lorem_module(locale)
+    full_stop = "。" if locale in _FULL_STOP_LOCALES else punctuation
+    return tuple(words), connector, full_stop
+
+
+def _lorem_module(locale: str) -> tuple[Sequence[str], str, str]:
+    """The word list, connector and punctuation of faker's lorem Provider for `locale`, imported."""
     from faker.providers import lorem as faker_lorem
 
     try:
@@ -126,8 +136,56 @@ def lorem(locale: str) -> tuple[tuple[str, ...], str, str]:
     except ModuleNotFoundError:
         module = importlib.import_module(f"{faker_lorem.__name__}.{faker_lorem.default_locale}")
     provider = module.Provider
-    full_stop = "。" if locale in _FULL_STOP_LOCALES else provider.sentence_punctuation
-    return tuple(provider.word_list), provider.word_connector, full_stop
+    return provider.word_list, provider.word_connector, provider.sentence_punctuation
+
+
+def _lorem_source(locale: str) -> tuple[Sequence[str], str, str] | None:
+    """What _lorem_module gives, read from faker's source without importing faker (~40 ms of a
+    start that may need no lorem), where the locale's Provider derives from the base lorem
+    Provider and states its words as a literal; None where it does not (a list built in code)."""
+    spec = importlib.util.find_spec("faker")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "providers" / "lorem"
+    base, base_class, _ = _provider_literals(folder / "__init__.py")
+    own_folder = folder / locale if (folder / locale / "__init__.py").is_file() else folder / str(base["default_locale"])
+    _, own, derives_from_base = _provider_literals(own_folder / "__init__.py")
+    if not derives_from_base or "word_list" not in own:
+        return None
+    fields = {**base_class, **own}
+    return fields["word_list"], fields["word_connector"], fields["sentence_punctuation"]
+
+
+def _provider_literals(path: Path) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """A faker provider module's literal assignments, its Provider class's, and whether that
+    class derives from the Provider of the package above (`from .. import Provider as X`)."""
+    tree = ast.parse(path.read_bytes())
+    above = [
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module is None
+        for alias in node.names
+        if alias.name == "Provider"
+    ]
+    provider = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Provider")
+    derives = len(above) == 1 and [ast.unparse(base) for base in provider.bases] == above
+    return _literal_assignments(tree.body), _literal_assignments(provider.body), derives
+
+
+def _literal_assignments(body: list[ast.stmt]) -> dict[str, Any]:
+    """The names `body` assigns a literal to (`x = ...` or `x: T = ...`), with their values."""
+    found = {}
+    for node in body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            with contextlib.suppress(ValueError, TypeError):  # not a literal: built in code
+                found[target.id] = ast.literal_eval(value)
+    return found
 
 
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
