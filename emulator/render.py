@@ -7,19 +7,24 @@ differs. Key order follows the real API (protocol §1).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import os
 import random
-import secrets
-import string
-from collections.abc import AsyncIterator, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import orjson
 
+from .reply import random_id
 from .types import Choice, Reply, StreamFault, TokenLogprob, ToolCall, Usage
 
 DONE = b"data: [DONE]\n\n"
-_OBFUSCATION_ALPHABET = string.ascii_letters + string.digits
+_T = TypeVar("_T")
+# Jitter and padding need to vary, not to be secret: one generator seeded from the OS (again in
+# a forked child), not one seeded per stream (8.5 us a stream).
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:
@@ -104,7 +109,10 @@ def completion_body(reply: Reply) -> dict[str, Any]:
 
 def completion_json(reply: Reply) -> bytes:
     """The body bytes as the real API lays them out: 2-space indent, raw UTF-8, no newline."""
-    return _dumps(completion_body(reply), indent=True, scored=_scored(reply))
+    body = completion_body(reply)
+    if _scored(reply):  # as _compact: the stdlib writes tiny floats as the real API does
+        return json.dumps(body, indent=2, ensure_ascii=False).encode()
+    return orjson.dumps(body, option=orjson.OPT_INDENT_2)
 
 
 def _scored(reply: Reply) -> bool:
@@ -112,18 +120,18 @@ def _scored(reply: Reply) -> bool:
     return reply.choices[0].logprobs is not None if reply.choices else False
 
 
-def _dumps(body: dict[str, Any], *, indent: bool, scored: bool) -> bytes:
-    """`body` as JSON: orjson, or the stdlib when logprobs put floats in it.
+def _compact(scored: bool) -> Callable[[Any], bytes]:
+    """The encoder of a reply's compact JSON: orjson, or the stdlib when logprobs put floats in it.
 
     orjson lays JSON out as json.dumps(ensure_ascii=False) does and is far faster (the stdlib's
     json is pure Python once `indent` is set: ~50 us a body against ~1 us; 5 us a chunk against
     0.5 us), but writes tiny floats as 1e-7 where the real API and json write 1e-07.
     """
-    if scored:
-        if indent:
-            return json.dumps(body, indent=2, ensure_ascii=False).encode()
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return orjson.dumps(body, option=orjson.OPT_INDENT_2 if indent else 0)
+    return _stdlib_compact if scored else orjson.dumps
+
+
+def _stdlib_compact(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def completion_delay(reply: Reply) -> float:
@@ -137,56 +145,16 @@ def completion_delay(reply: Reply) -> float:
 
 # --- streaming ---------------------------------------------------------------------------
 
-_Step = tuple[dict[str, Any], dict[str, Any] | None, int]  # delta, logprobs, tokens carried
+# A chunk's layout: `data: `, the head every chunk of the reply shares, `"choices":[`, the
+# choice's part (`{"index":0,"delta":...,"logprobs":...,"finish_reason":...}`), `]`, with
+# include_usage `"usage":null`, and the closing brace that sse writes (after `"obfuscation"`
+# when it pads). The constant parts are encoded once per reply and only the text per chunk:
+# ~0.9 us a chunk against ~2.4 us to build and encode each chunk's whole body.
 
 
-def _groups(pieces: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    """`pieces` in runs of `size` (at least one), the last run possibly shorter."""
-    size = max(1, size)
-    for start in range(0, len(pieces), size):
-        yield pieces[start : start + size]
-
-
-def _first_fragment(index: int, call: ToolCall) -> dict[str, Any]:
-    """The fragment that opens a tool call: the only one with its id, type and name."""
-    return {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
-
-
-def _choice_steps(choice: Choice, per_chunk: int) -> Iterator[_Step]:
-    """Every chunk of one choice but its finish chunk: the role delta, then what it says."""
-    scored = choice.logprobs
-    first: dict[str, Any] = {"role": "assistant", "content": None if choice.content_pieces is None else ""}
-    calls_only = choice.content_pieces is None and choice.refusal_pieces is None and bool(choice.tool_calls)
-    if calls_only:
-        # The first tool fragment rides in the role chunk, as the real API sends it (protocol §6.3).
-        first["tool_calls"] = [_first_fragment(0, choice.tool_calls[0])]
-    first["refusal"] = None if choice.refusal_pieces is None else ""
-    yield first, None if scored is None else _logprobs_body(choice, ()), 0
-
-    scored_field = "refusal" if _scores_refusal(choice) else "content"
-    for field, pieces in (("content", choice.content_pieces), ("refusal", choice.refusal_pieces)):
-        position = 0
-        for group in _groups(pieces or (), per_chunk):
-            logprobs = None
-            if scored is not None and field == scored_field:
-                logprobs = _logprobs_body(choice, scored[position : position + len(group)])
-            position += len(group)
-            yield {field: "".join(group)}, logprobs, len(group)
-
-    for index, call in enumerate(choice.tool_calls):
-        if index > 0 or not calls_only:
-            yield {"tool_calls": [_first_fragment(index, call)]}, None, 0
-        for group in _groups(call.argument_pieces, per_chunk):
-            yield {"tool_calls": [{"index": index, "function": {"arguments": "".join(group)}}]}, None, len(group)
-
-
-def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
-    """Every `chat.completion.chunk` of the reply, with the tokens each carries.
-
-    Choices take turns, one chunk each (as the real API interleaves n > 1), and each ends
-    with its own `delta: {}` finish chunk; the usage chunk, when asked for, comes last.
-    """
-    head = {
+def _head(reply: Reply) -> dict[str, Any]:
+    """What every chunk of the reply opens with."""
+    return {
         "id": reply.id,
         "object": "chat.completion.chunk",
         "created": reply.created,
@@ -195,38 +163,105 @@ def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[
         "system_fingerprint": reply.system_fingerprint,
     }
 
-    def chunk(choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = {**head, "choices": choices}
-        if include_usage:
-            body["usage"] = usage
-        return body
 
-    per_chunk = reply.delivery.tokens_per_chunk
-    running = [(choice, _choice_steps(choice, per_chunk)) for choice in reply.choices]
-    while running:
+def _runs(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
+    """`pieces` joined in runs of `size` (at least one; the last run possibly shorter), with
+    each run's length: the text of each chunk and the tokens it carries."""
+    if size <= 1:
+        return [(piece, 1) for piece in pieces]
+    return [("".join(pieces[start : start + size]), len(pieces[start : start + size]))
+            for start in range(0, len(pieces), size)]
+
+
+def _first_fragment(index: int, call: ToolCall) -> dict[str, Any]:
+    """The fragment that opens a tool call: the only one with its id, type and name."""
+    return {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+
+
+def _choice_events(
+    choice: Choice, per_chunk: int, dump: Callable[[Any], bytes], opening: bytes, closing: bytes
+) -> Iterator[tuple[bytes, int]]:
+    """Every chunk of one choice, open (see above), with the tokens it carries: the role delta,
+    then what it says, then its `delta: {}` finish."""
+    opening += b'{"index":%d,"delta":' % choice.index
+    unscored = b',"logprobs":null,"finish_reason":null}' + closing
+    scored = choice.logprobs
+
+    def event(delta: bytes, logprobs: dict[str, Any] | None = None) -> bytes:
+        if logprobs is None:
+            return opening + delta + unscored
+        return opening + delta + b',"logprobs":' + dump(logprobs) + b',"finish_reason":null}' + closing
+
+    first: dict[str, Any] = {"role": "assistant", "content": None if choice.content_pieces is None else ""}
+    calls_only = choice.content_pieces is None and choice.refusal_pieces is None and bool(choice.tool_calls)
+    if calls_only:
+        # The first tool fragment rides in the role chunk, as the real API sends it (protocol §6.3).
+        first["tool_calls"] = [_first_fragment(0, choice.tool_calls[0])]
+    first["refusal"] = None if choice.refusal_pieces is None else ""
+    yield event(dump(first), None if scored is None else _logprobs_body(choice, ())), 0
+
+    scored_field = "refusal" if _scores_refusal(choice) else "content"
+    for field, pieces in (("content", choice.content_pieces), ("refusal", choice.refusal_pieces)):
+        said = opening + b'{"%s":' % field.encode()
+        if scored is None or field != scored_field:
+            for text, carried in _runs(pieces or (), per_chunk):
+                yield said + dump(text) + b"}" + unscored, carried
+            continue
+        position = 0
+        for text, carried in _runs(pieces or (), per_chunk):
+            logprobs = _logprobs_body(choice, scored[position : position + carried])
+            position += carried
+            yield event(b'{"%s":' % field.encode() + dump(text) + b"}", logprobs), carried
+
+    for index, call in enumerate(choice.tool_calls):
+        if index > 0 or not calls_only:
+            yield event(dump({"tool_calls": [_first_fragment(index, call)]})), 0
+        arguments = opening + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % index
+        for text, carried in _runs(call.argument_pieces, per_chunk):
+            yield arguments + dump(text) + b"}}]}" + unscored, carried
+
+    yield opening + b'{},"logprobs":null,"finish_reason":' + dump(choice.finish_reason) + b"}" + closing, 0
+
+
+def _take_turns(streams: list[Iterator[_T]]) -> Iterator[_T]:
+    """One item of each stream in turn, until every one runs out."""
+    while len(streams) > 1:
         still_running = []
-        for choice, steps in running:
-            step = next(steps, None)
-            if step is None:
-                yield chunk([_choice_chunk(choice.index, {}, None, choice.finish_reason)]), 0
-                continue
-            delta, logprobs, carried = step
-            yield chunk([_choice_chunk(choice.index, delta, logprobs, None)]), carried
-            still_running.append((choice, steps))
-        running = still_running
+        for stream in streams:
+            item = next(stream, None)
+            if item is not None:
+                yield item
+                still_running.append(stream)
+        streams = still_running
+    for stream in streams:  # the last one left, without taking turns
+        yield from stream
+
+
+def _open_events(reply: Reply, include_usage: bool) -> Iterator[tuple[bytes, int]]:
+    """Every chunk of the reply as its event but for the closing brace, with the tokens it carries.
+
+    Choices take turns, one chunk each (as the real API interleaves n > 1), and each ends
+    with its own `delta: {}` finish chunk; the usage chunk, when asked for, comes last.
+    """
+    dump = _compact(_scored(reply))
+    opening = b"data: " + dump(_head(reply))[:-1] + b',"choices":['
+    closing = b'],"usage":null' if include_usage else b"]"
+    per_chunk = reply.delivery.tokens_per_chunk
+    yield from _take_turns([_choice_events(choice, per_chunk, dump, opening, closing) for choice in reply.choices])
     if include_usage:
-        yield chunk([], usage_body(reply.usage)), 0
+        yield opening + b'],"usage":' + dump(usage_body(reply.usage)), 0
 
 
-def _choice_chunk(
-    index: int, delta: dict[str, Any], logprobs: dict[str, Any] | None, finish_reason: str | None
-) -> dict[str, Any]:
-    return {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
+def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every `chat.completion.chunk` of the reply (obfuscation aside) as a client reads it off
+    the stream, with the tokens each carries."""
+    for opened, carried in _open_events(reply, include_usage):
+        yield json.loads(opened.removeprefix(b"data: ") + b"}"), carried
 
 
 def event(body: dict[str, Any], *, scored: bool = False) -> bytes:
     """One SSE event: `data: <compact JSON>` and a blank line (`scored`: the body has logprobs)."""
-    return b"data: " + _dumps(body, indent=False, scored=scored) + b"\n\n"
+    return b"data: " + _compact(scored)(body) + b"\n\n"
 
 
 class StreamDisconnect(Exception):
@@ -242,23 +277,25 @@ async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = Tr
     """
     latency = reply.delivery.latency
     fault = reply.delivery.fault
-    rng = random.Random(secrets.randbits(32))
     # Obfuscation pads every chunk with 0-15 random letters and digits (protocol §6.3): slices
     # of one random string per stream, as random to a reader and far cheaper per chunk.
-    padding = "".join(rng.choices(_OBFUSCATION_ALPHABET, k=80))
-    scored = _scored(reply)
-    for sent, (body, carried) in enumerate(chunks(reply, include_usage=include_usage)):
-        if fault is not None and sent == fault.after_chunks:
-            break
-        delay = latency.first_token_ms if sent == 0 else latency.per_token_ms * carried
-        if delay and latency.jitter_ms:
-            delay = max(0.0, delay + rng.uniform(-latency.jitter_ms, latency.jitter_ms))
-        if delay:
-            await asyncio.sleep(delay / 1000)
+    padding = random_id("", 80).encode()
+    events = _open_events(reply, include_usage)
+    if fault is not None:  # its chunks are never encoded
+        events = itertools.islice(events, fault.after_chunks)
+    paced = latency.first_token_ms or latency.per_token_ms
+    for sent, (opened, carried) in enumerate(events):
+        if paced:
+            delay = latency.first_token_ms if sent == 0 else latency.per_token_ms * carried
+            if delay and latency.jitter_ms:
+                delay = max(0.0, delay + _rng.uniform(-latency.jitter_ms, latency.jitter_ms))
+            if delay:
+                await asyncio.sleep(delay / 1000)
         if obfuscate:
-            start, length = divmod(rng.getrandbits(10), 16)
-            body["obfuscation"] = padding[start : start + length]
-        yield event(body, scored=scored)
+            start, length = divmod(_rng.getrandbits(10), 16)
+            yield opened + (b',"obfuscation":"' + padding[start : start + length] + b'"}\n\n')
+        else:
+            yield opened + b"}\n\n"
     if fault is None:
         yield DONE
     else:
