@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import loadgen, payloads
@@ -46,7 +46,7 @@ def first_status(port: int, request: bytes, timeout: float = 1.0) -> int:
 class Server:
     """One server process on a loopback port, pinned to the server core."""
 
-    def __init__(self, name: str, argv: Sequence[str], port: int) -> None:
+    def __init__(self, name: str, argv: Sequence[str], port: int, env: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.port = port
         self.address = ("127.0.0.1", port)
@@ -59,6 +59,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
+            env={**os.environ, **(env or {})},
         )
         os.sched_setaffinity(self.process.pid, cores()[0])
 
@@ -102,7 +103,7 @@ def baseline(port: int) -> Server:
     return Server("baseline", ["-m", "benchmarks.baseline", "--port", str(port)], port)
 
 
-def emulator(port: int, *extra: str) -> Server:
+def emulator(port: int, *extra: str, env: Mapping[str, str] | None = None) -> Server:
     """The emulator, logging warnings only (as the baseline: no line per request)."""
     argv = ["-m", "emulator", "serve", "--port", str(port), "--seed", "1", "--log-level", "warning", *extra]
-    return Server("emulator", argv, port)
+    return Server("emulator", argv, port, env)
