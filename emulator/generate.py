@@ -30,7 +30,6 @@ from typing import Any
 
 import orjson
 
-from .jsongen import fake_json
 from .matching import message_text
 from .types import Draft, DraftToolCall, Request, Script
 
@@ -96,7 +95,7 @@ def content(request: Request, rng: random.Random) -> str:
     kind = response_format.get("type")
     if kind == "json_schema":
         schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return json.dumps(fake_json(schema, rng, locale=request_locale(request)), ensure_ascii=False)
+        return json.dumps(_fake_json(schema, rng, request_locale(request)), ensure_ascii=False)
     if kind == "json_object":
         return json.dumps({"answer": text(request, rng)}, ensure_ascii=False)
     return text(request, rng)
@@ -188,6 +187,14 @@ def _literal_assignments(body: list[ast.stmt]) -> dict[str, Any]:
     return found
 
 
+def _fake_json(schema: Mapping[str, Any], rng: random.Random, locale: str) -> Any:
+    """jsongen's fake_json, imported on the first JSON a reply makes up: with faker's providers
+    and the regex generator it is start-up time (~10 ms) a server answering text never needs."""
+    from .jsongen import fake_json
+
+    return fake_json(schema, rng, locale=locale)
+
+
 def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
     """The text of the last user message ("" when there is none)."""
     for message in reversed(messages):
@@ -269,5 +276,5 @@ def _rank(functions: list[Mapping[str, Any]], said: str) -> list[Mapping[str, An
 def _call(function: Mapping[str, Any], rng: random.Random, locale: str) -> DraftToolCall:
     """A call of `function` with arguments that fit its `parameters`, names and places in `locale`."""
     schema = function.get("parameters") or {"type": "object", "properties": {}}
-    arguments = fake_json(schema, rng, locale=locale)
+    arguments = _fake_json(schema, rng, locale)
     return DraftToolCall(name=function["name"], arguments=json.dumps(arguments, ensure_ascii=False))
