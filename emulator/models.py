@@ -79,12 +79,14 @@ def base_name(model: str) -> str:
     return best or name
 
 
+@lru_cache(maxsize=1024)  # asked for every request, by validation and the token counts alike
 def is_reasoning(model: str) -> bool:
     """o-series and gpt-5 models: no max_tokens, only the default temperature, reasoning_effort allowed."""
     name = base_name(model)
     return name.startswith(("o1", "o3", "o4", "gpt-5"))
 
 
+@lru_cache(maxsize=1024)
 def encoding_for(model: str) -> Encoding:
     """The tokenizer of a model: o200k_base for gpt-4o, gpt-4.1, o-series and gpt-5; else cl100k_base."""
     name = base_name(model)
@@ -95,9 +97,14 @@ def encoding_for(model: str) -> Encoding:
 
 def system_fingerprint(model: str, seed: int) -> str | None:
     """`fp_` + 10 hex for most models; null for the gpt-5 family, as the real API sends."""
-    if base_name(model).startswith("gpt-5"):
+    if _without_fingerprint(model):
         return None
     return "fp_%010x" % (seed & 0xFFFFFFFFFF)
+
+
+@lru_cache(maxsize=1024)
+def _without_fingerprint(model: str) -> bool:
+    return base_name(model).startswith("gpt-5")
 
 
 def model_info(model: str) -> ModelInfo:

@@ -153,6 +153,8 @@ def _stops(request: Request) -> tuple[str, ...]:
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> int | None:
     """Where the first stop sequence starts in `text`, or None."""
+    if not stops:
+        return None
     found = [i for i in (text.find(s) for s in stops) if i >= 0]
     return min(found) if found else None
 

@@ -74,14 +74,19 @@ class Script:
     usage: Mapping[str, Any] | None = None  # a fixture's override of computed usage fields
 
 
-@dataclass(frozen=True)
+# What reply.py builds, once per request, and only reads after: slotted dataclasses rather than
+# frozen ones, whose __init__ sets every field through object.__setattr__ (a Usage: 1.5 us
+# against 0.5 us; a Reply and its Choice: 3.2 us against 1.2 us).
+
+
+@dataclass(slots=True)
 class TopLogprob:
     token: str
     logprob: float
     bytes: list[int] | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TokenLogprob:
     token: str
     logprob: float
@@ -89,7 +94,7 @@ class TokenLogprob:
     top_logprobs: tuple[TopLogprob, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ToolCall:
     id: str
     name: str
@@ -100,7 +105,7 @@ class ToolCall:
         return "".join(self.argument_pieces)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Choice:
     index: int
     content_pieces: tuple[str, ...] | None  # None: content is null
@@ -118,7 +123,7 @@ class Choice:
         return None if self.refusal_pieces is None else "".join(self.refusal_pieces)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -134,7 +139,7 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Reply:
     """One completion, whatever renders it."""
 
