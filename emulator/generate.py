@@ -146,19 +146,29 @@ def _lorem_source(locale: str) -> tuple[Sequence[str], str, str] | None:
     if spec is None or spec.origin is None:
         return None
     folder = Path(spec.origin).parent / "providers" / "lorem"
-    base, base_class, _ = _provider_literals(folder / "__init__.py")
-    own_folder = folder / locale if (folder / locale / "__init__.py").is_file() else folder / str(base["default_locale"])
-    _, own, derives_from_base = _provider_literals(own_folder / "__init__.py")
-    if not derives_from_base or "word_list" not in own:
+    base = _provider_literals(folder / "__init__.py")
+    if base is None:
         return None
-    fields = {**base_class, **own}
+    module, base_class, _ = base
+    if not (folder / locale / "__init__.py").is_file():
+        locale = str(module.get("default_locale"))
+    own = _provider_literals(folder / locale / "__init__.py")
+    if own is None or not own[2]:
+        return None
+    fields = {**base_class, **own[1]}
+    if not all(key in fields for key in ("word_list", "word_connector", "sentence_punctuation")):
+        return None
     return fields["word_list"], fields["word_connector"], fields["sentence_punctuation"]
 
 
-def _provider_literals(path: Path) -> tuple[dict[str, Any], dict[str, Any], bool]:
+def _provider_literals(path: Path) -> tuple[dict[str, Any], dict[str, Any], bool] | None:
     """A faker provider module's literal assignments, its Provider class's, and whether that
-    class derives from the Provider of the package above (`from .. import Provider as X`)."""
-    tree = ast.parse(path.read_bytes())
+    class derives from the Provider of the package above (`from .. import Provider as X`);
+    None when there is no such module or class."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except OSError:
+        return None
     above = [
         alias.asname or alias.name
         for node in tree.body
@@ -166,7 +176,9 @@ def _provider_literals(path: Path) -> tuple[dict[str, Any], dict[str, Any], bool
         for alias in node.names
         if alias.name == "Provider"
     ]
-    provider = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Provider")
+    provider = next((node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Provider"), None)
+    if provider is None:
+        return None
     derives = len(above) == 1 and [ast.unparse(base) for base in provider.bases] == above
     return _literal_assignments(tree.body), _literal_assignments(provider.body), derives
 
