@@ -87,6 +87,7 @@ def validate_request(body: dict[str, Any]) -> None:
             raise error
 
 
+@lru_cache(maxsize=64)  # clients send one or two spellings, with every request
 def _is_json_media_type(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
@@ -114,7 +115,7 @@ def _reasoning(model: object) -> bool:
 
 def _unknown_parameters(body: dict[str, Any]) -> OpenAIError | None:
     reasoning = _reasoning(body["model"])
-    unknown = [key for key in body if key not in PARAMETERS]
+    unknown = [] if PARAMETERS.issuperset(body) else [key for key in body if key not in PARAMETERS]
     if not reasoning and body.get("reasoning_effort") is not None:
         unknown.append("reasoning_effort")  # gpt-4o-class models do not know it at all
     if not unknown:
@@ -182,12 +183,13 @@ def _conversation(body: dict[str, Any]) -> OpenAIError | None:
     unanswered: list[str] = []
     turn_at = 0
     for i, message in enumerate(body["messages"]):
-        if message.get("content") is None and not _may_lack_content(message):
+        role = message["role"]
+        if message.get("content") is None and not _may_lack_content(role, message):
             return invalid_request(
                 "Invalid value for 'content': expected a string, got null.",
                 f"messages.[{i}].content",
             )
-        if message["role"] == "tool":
+        if role == "tool":
             error = _tool_answer(message, i, answered_turn)
             if error is not None:
                 return error
@@ -196,19 +198,23 @@ def _conversation(body: dict[str, Any]) -> OpenAIError | None:
             continue
         if unanswered:
             return _unanswered_calls(unanswered, turn_at)
-        calls = message.get("tool_calls") if message["role"] == "assistant" else None
-        answered_turn = {call["id"] for call in calls} if calls else None
-        unanswered = [call["id"] for call in calls or ()]
-        turn_at = i
+        calls = message.get("tool_calls") if role == "assistant" else None
+        if calls:
+            answered_turn = {call["id"] for call in calls}
+            unanswered = [call["id"] for call in calls]
+            turn_at = i
+        else:
+            answered_turn = None
     return _unanswered_calls(unanswered, turn_at) if unanswered else None
 
 
-def _may_lack_content(message: dict[str, Any]) -> bool:
-    if message["role"] == "function":
+def _may_lack_content(role: str, message: dict[str, Any]) -> bool:
+    if role == "function":
         return True
     # An assistant turn that called tools or spoke audio, or a refusal sent back, has no text.
-    sent_back = ("tool_calls", "function_call", "audio", "refusal")
-    return message["role"] == "assistant" and any(message.get(key) for key in sent_back)
+    return role == "assistant" and bool(
+        message.get("tool_calls") or message.get("function_call") or message.get("audio") or message.get("refusal")
+    )
 
 
 def _tool_answer(message: dict[str, Any], i: int, turn: set[str] | None) -> OpenAIError | None:
@@ -280,12 +286,19 @@ def _strict_schemas(body: dict[str, Any]) -> OpenAIError | None:
 
 
 def _strict_problem(spec: dict[str, Any], key: str = "schema") -> str | None:
-    # Checking a schema costs up to ~0.4 ms and clients send the same schema on every request.
-    return _strict_problem_of(json.dumps(spec.get(key) or {}, sort_keys=True))
+    # Checking a schema costs up to ~0.4 ms and clients send the same schema on every request:
+    # the finding is kept by the schema's JSON (orjson's: 0.5 us against json's 8 us for the
+    # benchmark's six-property schema; json's for integers past 64 bits, which orjson cannot write).
+    schema = spec.get(key) or {}
+    try:
+        schema_json: str | bytes = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        schema_json = json.dumps(schema, sort_keys=True)
+    return _strict_problem_of(schema_json)
 
 
 @lru_cache(maxsize=256)
-def _strict_problem_of(schema_json: str) -> str | None:
+def _strict_problem_of(schema_json: str | bytes) -> str | None:
     return strict_schema_problem(json.loads(schema_json))
 
 
