@@ -30,21 +30,19 @@ import itertools
 import json
 import mmap
 import operator
-import os
 import struct
 import sys
-import tempfile
 import threading
 import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import orjson
 
+from . import cachefiles
 from .models import Encoding, encoding_for
 
 if TYPE_CHECKING:
@@ -133,14 +131,8 @@ _HEADER = struct.Struct("=32s64sIIII")  # magic, source sha256, tokens, slots, b
 _MAGIC = f"chat-emulator ranks 1 {sys.byteorder}".encode().ljust(32, b"\0")
 
 
-def cache_dir() -> Path:
-    """Where the rank tables are kept."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "chat-emulator"
-
-
-def _table_path(name: Encoding) -> Path:
-    return cache_dir() / f"{name}-{PUBLISHED_SHA256[name][:16]}.ranks"
+def _table_file(name: Encoding) -> str:
+    return f"{name}-{PUBLISHED_SHA256[name][:16]}.ranks"
 
 
 class _RankTable:
@@ -195,28 +187,16 @@ def _write_table(name: Encoding) -> None:
     hash), unless a whole one is there."""
     if _table(name) is not None:
         return
-    by_rank = _build_fast(name).by_rank
-    path = _table_path(name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed: a reader sees the whole file or none (several servers may race).
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, delete=False) as out:
-            try:
-                out.write(_table_bytes(name, by_rank))
-            except OSError:
-                os.unlink(out.name)
-                raise
-        os.replace(out.name, path)
-    except OSError:
-        return  # a directory we cannot write: no table, the fast encoder serves from the start
-    _table.cache_clear()
+    # A directory we cannot write means no table: the fast encoder serves from the start.
+    if cachefiles.write(_table_file(name), _table_bytes(name, _build_fast(name).by_rank)):
+        _table.cache_clear()
 
 
 @cache
 def _table(name: Encoding) -> _RankTable | None:
     """The cached rank table of `name`, if there is a whole one made from the published ranks."""
     try:
-        with open(_table_path(name), "rb") as file:
+        with open(cachefiles.directory() / _table_file(name), "rb") as file:
             data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # missing, unreadable, or empty
         return None
