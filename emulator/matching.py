@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, Generic, TypeGuard, TypeVar, overload
 
 from .located import Invalid, KeyPath, Problems, boolean, kind, string, within
 
@@ -20,98 +20,128 @@ TOOL_CHOICE_MODES = ("none", "auto", "required")
 RESPONSE_FORMATS = ("text", "json_object", "json_schema")
 
 
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """Whether a JSON value is an object (dict is tried first: parsed JSON holds dicts, the ABC costs ~0.2 us)."""
+    return isinstance(value, (dict, Mapping))
+
+
 def message_text(message: Mapping[str, Any]) -> str:
     """A message's text: its string content, or its text parts joined by spaces."""
     content = message.get("content")
     if isinstance(content, str):
         return content
-    return " ".join(p.get("text", "") for p in content or () if isinstance(p, Mapping) and "text" in p)
+    return " ".join(p.get("text", "") for p in content or () if is_mapping(p) and "text" in p)
+
+
+T = TypeVar("T")
+
+
+class _Part(Generic[T]):
+    """A part of a RequestView, worked out on first read and stored on the view.
+
+    A non-data descriptor: once the value sits in the view's __dict__, reads find it there
+    without calling back (functools.cached_property takes a lock on every read in 3.11, and a
+    `__getattr__` fallback pays for a failed lookup and its AttributeError on first read).
+    """
+
+    def __init__(self, compute: Callable[[RequestView], T]) -> None:
+        self.compute = compute
+        self.name = compute.__name__
+
+    @overload
+    def __get__(self, view: None, owner: type | None = None) -> _Part[T]: ...
+
+    @overload
+    def __get__(self, view: RequestView, owner: type | None = None) -> T: ...
+
+    def __get__(self, view: RequestView | None, owner: type | None = None) -> T | _Part[T]:
+        if view is None:
+            return self
+        value = view.__dict__[self.name] = self.compute(view)
+        return value
 
 
 class RequestView:
-    """The parts of a request fixtures match on, each worked out once, when first read.
-
-    A part is computed by `__getattr__` on first read and then stored as a plain attribute,
-    so later reads cost a lookup (functools.cached_property takes a lock on every read in 3.11).
-    """
-
-    model: str
-    messages: list[Mapping[str, Any]]
-    last_user_index: int
-    last_user: str
-    system: tuple[str, ...]  # system and developer messages
-    any_message: tuple[str, ...]
-    tool_results: tuple[str, ...]  # tool results of the current turn: after the last user message
-    tools: frozenset[str]
-    tool_choice: str  # none / auto / required, or `function:<name>`; absent counts as its default
-    response_format: str
-    stream: bool
-    headers: dict[str, str]  # names in lower case
-    metadata: Mapping[str, Any]
+    """The parts of a request fixtures match on, each worked out once, when first read."""
 
     def __init__(self, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
         self.body = body
         self.raw_headers = headers or {}
 
-    def __getattr__(self, name: str) -> Any:
-        compute = _PARTS.get(name)
-        if compute is None:
-            raise AttributeError(name)
-        value = compute(self)
-        setattr(self, name, value)
-        return value
+    @_Part
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
 
+    @_Part
+    def messages(self) -> list[Mapping[str, Any]]:
+        return [m for m in self.body.get("messages") or () if is_mapping(m)]
 
-def _last_user_index(view: RequestView) -> int:
-    for index in range(len(view.messages) - 1, -1, -1):
-        if view.messages[index].get("role") == "user":
-            return index
-    return -1
+    @_Part
+    def last_user_index(self) -> int:
+        messages = self.messages
+        for index in range(len(messages) - 1, -1, -1):
+            if messages[index].get("role") == "user":
+                return index
+        return -1
 
+    @_Part
+    def last_user(self) -> str:
+        return message_text(self.messages[self.last_user_index]) if self.last_user_index >= 0 else ""
 
-def _tools(view: RequestView) -> frozenset[str]:
-    names = set()
-    for tool in view.body.get("tools") or ():
-        spec = tool.get(tool.get("type", "function")) if isinstance(tool, Mapping) else None
-        if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
-            names.add(spec["name"])
-    return frozenset(names)
+    @_Part
+    def system(self) -> tuple[str, ...]:
+        """The texts of the system and developer messages."""
+        return tuple(message_text(m) for m in self.messages if m.get("role") in ("system", "developer"))
 
+    @_Part
+    def any_message(self) -> tuple[str, ...]:
+        return tuple(message_text(m) for m in self.messages)
 
-def _tool_choice(view: RequestView) -> str:
-    choice = view.body.get("tool_choice")
-    if choice is None:
-        return "auto" if view.tools else "none"
-    if isinstance(choice, Mapping):
-        if choice.get("type") == "allowed_tools":
-            return str((choice.get("allowed_tools") or {}).get("mode", "auto"))
-        named = choice.get(choice.get("type", "function")) or {}
-        return f"function:{named.get('name')}"
-    return str(choice)
+    @_Part
+    def tool_results(self) -> tuple[str, ...]:
+        """The tool results of the current turn: those after the last user message."""
+        turn = self.messages[self.last_user_index + 1 :]
+        return tuple(message_text(m) for m in turn if m.get("role") in ("tool", "function"))
 
+    @_Part
+    def tools(self) -> frozenset[str]:
+        names = set()
+        for tool in self.body.get("tools") or ():
+            spec = tool.get(tool.get("type", "function")) if is_mapping(tool) else None
+            if is_mapping(spec) and isinstance(spec.get("name"), str):
+                names.add(spec["name"])
+        return frozenset(names)
 
-def _metadata(view: RequestView) -> Mapping[str, Any]:
-    metadata = view.body.get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
+    @_Part
+    def tool_choice(self) -> str:
+        """none / auto / required, or `function:<name>`; absent counts as its default."""
+        choice = self.body.get("tool_choice")
+        if choice is None:
+            return "auto" if self.tools else "none"
+        if is_mapping(choice):
+            if choice.get("type") == "allowed_tools":
+                return str((choice.get("allowed_tools") or {}).get("mode", "auto"))
+            named = choice.get(choice.get("type", "function")) or {}
+            return f"function:{named.get('name')}"
+        return str(choice)
 
+    @_Part
+    def response_format(self) -> str:
+        return str((self.body.get("response_format") or {}).get("type", "text"))
 
-_PARTS: dict[str, Callable[[RequestView], Any]] = {
-    "model": lambda v: str(v.body.get("model", "")),
-    "messages": lambda v: [m for m in v.body.get("messages") or () if isinstance(m, Mapping)],
-    "last_user_index": _last_user_index,
-    "last_user": lambda v: message_text(v.messages[v.last_user_index]) if v.last_user_index >= 0 else "",
-    "system": lambda v: tuple(message_text(m) for m in v.messages if m.get("role") in ("system", "developer")),
-    "any_message": lambda v: tuple(message_text(m) for m in v.messages),
-    "tool_results": lambda v: tuple(
-        message_text(m) for m in v.messages[v.last_user_index + 1 :] if m.get("role") in ("tool", "function")
-    ),
-    "tools": _tools,
-    "tool_choice": _tool_choice,
-    "response_format": lambda v: str((v.body.get("response_format") or {}).get("type", "text")),
-    "stream": lambda v: bool(v.body.get("stream")),
-    "headers": lambda v: {k.lower(): val for k, val in v.raw_headers.items()},
-    "metadata": _metadata,
-}
+    @_Part
+    def stream(self) -> bool:
+        return bool(self.body.get("stream"))
+
+    @_Part
+    def headers(self) -> dict[str, str]:
+        """The headers, names in lower case."""
+        return {k.lower(): val for k, val in self.raw_headers.items()}
+
+    @_Part
+    def metadata(self) -> Mapping[str, Any]:
+        metadata = self.body.get("metadata")
+        return metadata if is_mapping(metadata) else {}
 
 
 @dataclass(frozen=True)
@@ -179,7 +209,8 @@ def _one_text(attribute: str) -> Callable[[str, Any], Check]:
 
     def compile_one(key: str, raw: Any) -> Check:
         predicate = compile_text(raw)
-        return Check(key, lambda v: predicate.test(part(v)), str(predicate), lambda v: _quote(part(v)))
+        test = predicate.test
+        return Check(key, lambda v: test(part(v)), str(predicate), lambda v: _quote(part(v)))
 
     return compile_one
 
@@ -281,6 +312,29 @@ _COMPILERS: dict[str, Callable[[str, Any], Check]] = {
 }
 MATCH_KEYS = tuple(_COMPILERS)
 
+# The match keys whose `contains` a substring index can serve, and the part of the request each reads.
+SUBSTRING_PARTS = {
+    "model": "model",
+    "last_user": "last_user",
+    "system": "system",
+    "any_message": "any_message",
+    "tool_result": "tool_results",
+}
+
+
+@dataclass(frozen=True)
+class Needle:
+    """A text that a `contains` check needs in one part of the request (any of its texts)."""
+
+    part: str  # a RequestView attribute: one text, or a tuple of them
+    text: str
+
+
+def part_texts(view: RequestView, part: str) -> tuple[str, ...]:
+    """The texts of one part of the request: one (model, last_user) or several (system, ...)."""
+    texts: str | tuple[str, ...] = getattr(view, part)
+    return (texts,) if isinstance(texts, str) else texts
+
 
 @dataclass(frozen=True)
 class Match:
@@ -289,10 +343,14 @@ class Match:
     checks: tuple[Check, ...]
     exact_model: str | None  # for the index: the model an exact `model` names
     exact_last_user: str | None  # for the index: the text an exact `last_user` names
+    needle: Needle | None = None  # for the substring index: the longest `contains` it needs
 
     def holds(self, view: RequestView) -> bool:
         """Whether the request fits."""
-        return all(check.holds(view) for check in self.checks)
+        for check in self.checks:  # a loop, not all() over a generator: this runs for every candidate
+            if not check.holds(view):
+                return False
+        return True
 
     def misses(self, view: RequestView) -> list[str]:
         """Why each failing check fails; empty when the request fits."""
@@ -311,6 +369,7 @@ def compile_match(problems: Problems, path: KeyPath, raw: Any) -> Match | None:
         checks=tuple(c for c in checks if c is not None),
         exact_model=_exact(known.get("model")),
         exact_last_user=_exact(known.get("last_user")),
+        needle=_needle(known),
     )
 
 
@@ -319,3 +378,13 @@ def _exact(raw: Any) -> str | None:
     if isinstance(raw, str):
         return raw
     return raw.get("equals") if isinstance(raw, dict) else None
+
+
+def _needle(known: Mapping[str, Any]) -> Needle | None:
+    """The longest `contains` text among the keys a substring index can serve, or None."""
+    needles = [
+        Needle(SUBSTRING_PARTS[key], raw["contains"])
+        for key, raw in known.items()
+        if key in SUBSTRING_PARTS and isinstance(raw, dict) and "contains" in raw
+    ]
+    return max(needles, key=lambda needle: len(needle.text), default=None)

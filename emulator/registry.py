@@ -2,9 +2,14 @@
 
 Two tiers: fixtures added at run time (admin API, `Emulator.add_fixture`) come before file
 fixtures. Within a tier, higher `priority` first, then the order written or added; the first
-fixture that matches and is available answers. Each tier indexes its entries by exact model
-and exact last user text, so a request only tries the entries that could fit it, however
-many there are.
+fixture that matches and is available answers. Each tier indexes its entries so that a
+request only tries the entries that could fit it, however many there are: by exact last user
+text, by a `contains` on a text part (model, last_user, system, any_message, tool_result:
+substrings.py; needles shorter than its GRAM are not indexed), or by exact model, in that
+order of preference. The rest are tried one by one: matches by `regex` only, or on tools,
+headers, metadata and the other parts no index serves. An index only narrows the candidates;
+each is still checked with its whole `match`, in rank order, so the index never changes
+which fixture answers.
 
 All state lives here: how often each fixture answered, where each sequence stands, how many
 failures a fault has served, each scenario's state. `reset` forgets it all.
@@ -21,7 +26,7 @@ from bisect import insort
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import located
 from .errors import FixtureError, OpenAIError
@@ -36,8 +41,9 @@ from .fixtures import (
     yaml_files,
 )
 from .located import Problems
-from .matching import RequestView
+from .matching import RequestView, part_texts
 from .scripted import ScriptedReply
+from .substrings import GRAM, SubstringIndex
 
 log = logging.getLogger("emulator")
 
@@ -54,8 +60,7 @@ class _Uses:
     failures: int = 0  # failures served at this step
 
 
-@dataclass(frozen=True)
-class Selected:
+class Selected(NamedTuple):
     """The fixture that answers a request, the reply it gives, and whether its fault hits."""
 
     fixture: Fixture
@@ -64,40 +69,47 @@ class Selected:
 
 
 class _Tier:
-    """Fixtures in rank order, indexed by exact model and exact last user text."""
+    """Fixtures in rank order, indexed by exact last user text, by substring, and by exact model."""
 
     def __init__(self, fixtures: Iterable[Fixture] = ()) -> None:
         self._rank: dict[Fixture, tuple[int, int]] = {}
         self.names: dict[str, Fixture] = {}
         self._by_user: dict[str, list[Fixture]] = {}
+        self._by_substring: dict[str, SubstringIndex[Fixture]] = {}  # by the part the needle is in
         self._by_model: dict[str, list[Fixture]] = {}
         self._rest: list[Fixture] = []
         for fixture in fixtures:
             self.add(fixture)
 
     def add(self, fixture: Fixture) -> None:
+        rank = self._rank.__getitem__
         self._rank[fixture] = (-fixture.priority, len(self._rank))
         self.names.setdefault(fixture.name, fixture)
-        match = fixture.match
+        match, needle = fixture.match, fixture.match.needle
         if match.exact_last_user is not None:
             bucket = self._by_user.setdefault(match.exact_last_user, [])
+        elif needle is not None and len(needle.text) >= GRAM:
+            self._by_substring.setdefault(needle.part, SubstringIndex(rank)).add(fixture, needle.text)
+            return
         elif match.exact_model is not None:
             bucket = self._by_model.setdefault(match.exact_model, [])
         else:
             bucket = self._rest
-        insort(bucket, fixture, key=self._rank.__getitem__)
+        insort(bucket, fixture, key=rank)
 
     def candidates(self, view: RequestView) -> Iterable[Fixture]:
         """The fixtures that could match, in rank order."""
-        if not self._rank:  # an empty tier: no need to work out the request's last user text
-            return ()
-        lists = [
-            found
-            for found in (self._by_user.get(view.last_user), self._by_model.get(view.model), self._rest)
-            if found
-        ]
-        if len(lists) == 1:
-            return lists[0]
+        lists = [self._rest] if self._rest else []
+        # Each part is worked out only when some fixture is indexed by it.
+        if self._by_user and (found := self._by_user.get(view.last_user)):
+            lists.append(found)
+        for part, index in self._by_substring.items():
+            if found := index.candidates(part_texts(view, part)):
+                lists.append(found)
+        if self._by_model and (found := self._by_model.get(view.model)):
+            lists.append(found)
+        if len(lists) <= 1:
+            return lists[0] if lists else ()
         return heapq.merge(*lists, key=self._rank.__getitem__)
 
     def __iter__(self) -> Iterator[Fixture]:
@@ -238,9 +250,10 @@ class Registry:
             self._reload_if_changed()
             for tier in (self._runtime, self._files):
                 for fixture in tier.candidates(view):
-                    uses = self._uses[fixture]
-                    if self._unavailable(fixture, uses) is None and fixture.match.holds(view):
-                        return self._use(fixture, uses, view)
+                    if fixture.match.holds(view):
+                        uses = self._uses[fixture]
+                        if self._unavailable(fixture, uses) is None:
+                            return self._use(fixture, uses, view)
             return None
 
     def _unavailable(self, fixture: Fixture, uses: _Uses) -> str | None:
