@@ -6,10 +6,13 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 # Headers whose values never reach the journal or the logs.
 SECRET_HEADERS = frozenset({"authorization", "api-key", "x-api-key", "cookie", "openai-api-key"})
+
+_G = TypeVar("_G")
+_V = TypeVar("_V")
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -17,39 +20,53 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k: ("[redacted]" if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
 
 
-class ReceivedHeaders(Mapping[str, str]):
-    """A request's headers as the server received them (ASGI's raw name/value byte pairs), decoded
-    and redacted only when read: a journal entry is written for every request, read for few.
-    As a dict of Starlette's Headers: a repeated name keeps its first value."""
+class ReadLater(Mapping[str, _V], Generic[_G, _V]):
+    """A mapping worked out, by `_work_out`, from what it was given when first read: a journal
+    entry is written for every request, and read for few."""
 
-    __slots__ = ("_decoded", "_raw")
+    __slots__ = ("_given", "_worked_out")
 
-    def __init__(self, raw: Iterable[tuple[bytes, bytes]]) -> None:
-        self._raw = raw
-        self._decoded: dict[str, str] | None = None
+    def __init__(self, given: _G) -> None:
+        self._given = given
+        self._worked_out: dict[str, _V] | None = None
 
-    def _headers(self) -> dict[str, str]:
-        if self._decoded is None:
-            decoded: dict[str, str] = {}
-            for name, value in self._raw:
-                decoded.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-            self._decoded = redact_headers(decoded)
-        return self._decoded
+    def _work_out(self, given: _G) -> dict[str, _V]:
+        raise NotImplementedError
 
-    def __getitem__(self, name: str) -> str:
-        return self._headers()[name]
+    def _mapping(self) -> dict[str, _V]:
+        if self._worked_out is None:
+            self._worked_out = self._work_out(self._given)
+        return self._worked_out
+
+    def __getitem__(self, key: str) -> _V:
+        return self._mapping()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._headers())
+        return iter(self._mapping())
 
     def __len__(self) -> int:
-        return len(self._headers())
+        return len(self._mapping())
 
     def __repr__(self) -> str:
-        return repr(self._headers())
+        return repr(self._mapping())
 
 
-@dataclass(frozen=True)
+class ReceivedHeaders(ReadLater[Iterable[tuple[bytes, bytes]], str]):
+    """A request's headers as the server received them (ASGI's raw name/value byte pairs), decoded
+    and redacted when read. As a dict of Starlette's Headers: a repeated name keeps its first value."""
+
+    __slots__ = ()
+
+    def _work_out(self, given: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+        decoded: dict[str, str] = {}
+        for name, value in given:
+            decoded.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        return redact_headers(decoded)
+
+
+# Written for every request, read for few: slotted, not frozen, whose __init__ sets each field
+# through object.__setattr__ (1.7 us against 0.5 us an entry).
+@dataclass(slots=True)
 class JournalEntry:
     """One request the emulator answered."""
 
@@ -78,7 +95,7 @@ class JournalEntry:
             "body": self.body,
             "status": self.status,
             "fixture": self.fixture,
-            "reply": self.reply,
+            "reply": None if self.reply is None else dict(self.reply),
             "duration_ms": self.duration_ms,
         }
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import tokens
+from .journal import ReadLater
 from .models import snapshot, system_fingerprint
 from .types import (
     Choice,
@@ -192,14 +193,21 @@ def _logprobs(
 
 
 def summary(reply: Reply) -> Mapping[str, Any]:
-    """A short account of a reply for logs and the journal."""
-    return {
-        "source": reply.source,
-        "finish_reasons": [c.finish_reason for c in reply.choices],
-        "content": [c.content for c in reply.choices],
-        "tool_calls": [[t.name for t in c.tool_calls] for c in reply.choices],
-        "usage": {
-            "prompt_tokens": reply.usage.prompt_tokens,
-            "completion_tokens": reply.usage.completion_tokens,
-        },
-    }
+    """A short account of a reply for logs and the journal, worked out when first read."""
+    return _Summary(reply)
+
+
+class _Summary(ReadLater[Reply, Any]):
+    __slots__ = ()
+
+    def _work_out(self, given: Reply) -> dict[str, Any]:
+        return {
+            "source": given.source,
+            "finish_reasons": [c.finish_reason for c in given.choices],
+            "content": [c.content for c in given.choices],
+            "tool_calls": [[t.name for t in c.tool_calls] for c in given.choices],
+            "usage": {
+                "prompt_tokens": given.usage.prompt_tokens,
+                "completion_tokens": given.usage.completion_tokens,
+            },
+        }
