@@ -163,7 +163,11 @@ class ScriptedReply:
             if self.finish_reason is None:
                 return generated
             return tuple(dataclasses.replace(d, finish_reason=self.finish_reason) for d in generated)
-        calls = tuple(DraftToolCall(call.name, self._arguments(call, view, seed), call.id) for call in self.tool_calls)
+        calls = (
+            tuple(DraftToolCall(call.name, self._arguments(call, view, seed), call.id) for call in self.tool_calls)
+            if self.tool_calls
+            else ()  # most replies make no call: no generator to build
+        )
         refusal = self.refusal.render(view) if self.refusal else None
         texts: list[str | None]
         if self.contents:
@@ -172,9 +176,9 @@ class ScriptedReply:
             texts = [None]  # a tool-call turn or a refusal carries no text
         else:
             texts = [""]  # a reply that gives nothing says it as empty text
-        return tuple(
+        return tuple([
             Draft(content=text, refusal=refusal, tool_calls=calls, finish_reason=self.finish_reason) for text in texts
-        )
+        ])  # a list comprehension: tuple() over a generator costs ~0.3 us more
 
     def _arguments(self, call: ScriptedCall, view: RequestView, seed: int) -> str:
         """The call's arguments; when it gives none, generated to fit the offered tool, or `{}`."""
