@@ -259,13 +259,11 @@ def _response_format(key: str, raw: Any) -> Check:
 
 
 def _flag(attribute: str) -> Callable[[str, Any], Check]:
+    part = attrgetter(attribute)
+
     def compile_flag(key: str, raw: Any) -> Check:
         wanted = boolean(raw)
-
-        def part(view: RequestView) -> bool:
-            return bool(getattr(view, attribute))
-
-        return Check(key, lambda v: part(v) == wanted, str(wanted).lower(), lambda v: str(part(v)).lower())
+        return Check(key, lambda v: bool(part(v)) == wanted, str(wanted).lower(), lambda v: str(bool(part(v))).lower())
 
     return compile_flag
 
