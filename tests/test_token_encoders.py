@@ -87,13 +87,15 @@ def test_the_first_count_writes_the_table_it_then_reads(cache_home: Path) -> Non
     assert tokens._table("o200k_base") is not None
 
 
-@pytest.mark.parametrize("damage", ["truncated", "flipped", "foreign"])
+@pytest.mark.parametrize("damage", ["truncated", "shorter-than-its-header", "flipped", "foreign"])
 def test_a_damaged_table_is_not_used(cache_home: Path, damage: str) -> None:
     tokens._write_table("o200k_base")
     path = cache_home / "o200k_base-446a9538cb6c348e.ranks"
     data = bytearray(path.read_bytes())
     if damage == "truncated":
         del data[-100:]
+    elif damage == "shorter-than-its-header":
+        del data[10:]
     elif damage == "flipped":
         data[-100] ^= 1
     else:
