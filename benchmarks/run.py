@@ -39,7 +39,7 @@ def machine() -> str:
 
 def fixture_file(folder: Path, count: int, *, contains: bool = False) -> Path:
     """`count` fixtures whose last two answer the benchmark requests; each matches the last user
-    text exactly (which the registry indexes) or, with `contains`, by a substring (scanned)."""
+    text exactly or, with `contains`, by a substring (the registry indexes both)."""
 
     def said(text: str) -> str | dict[str, str]:
         return {"contains": text} if contains else text
@@ -258,13 +258,13 @@ def _throughput(
     warm = [(base, request), (base, baseline_stream), (generated, request), (streamer, stream_body)]
     if fixtures_built:
         few, lots = running["10"], running["10k"]
-        few_scanned, lots_scanned = running["10 contains"], running["10k contains"]
+        few_contains, lots_contains = running["10 contains"], running["10k contains"]
         pairs += [
             (run(base, request), run(few, request)),
             (run(few, request), run(lots, request)),
-            (run(few_scanned, request), run(lots_scanned, request)),
+            (run(few_contains, request), run(lots_contains, request)),
         ]
-        warm += [(few, request), (lots, request), (few_scanned, request), (lots_scanned, request)]
+        warm += [(few, request), (lots, request), (few_contains, request), (lots_contains, request)]
     for server, body in warm:  # caches filled and code paths taken once before anything counts
         loadgen.run(server.address, loadgen.post(CHAT, body), connections=drivers.CONNECTIONS, duration=0.5)
     results = interleaved(pairs, rounds)
