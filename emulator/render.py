@@ -169,8 +169,16 @@ def _runs(pieces: Sequence[str], size: int) -> list[tuple[str, int]]:
     each run's length: the text of each chunk and the tokens it carries."""
     if size <= 1:
         return [(piece, 1) for piece in pieces]
-    return [("".join(pieces[start : start + size]), len(pieces[start : start + size]))
-            for start in range(0, len(pieces), size)]
+    runs = (pieces[start : start + size] for start in range(0, len(pieces), size))
+    return [("".join(run), len(run)) for run in runs]
+
+
+def _spliced(
+    before: bytes, pieces: Sequence[str], after: bytes, per_chunk: int, dump: Callable[[Any], bytes]
+) -> Iterator[tuple[bytes, int]]:
+    """A chunk for each run of `pieces`, its text encoded between `before` and `after`."""
+    for text, carried in _runs(pieces, per_chunk):
+        yield before + dump(text) + after, carried
 
 
 def _first_fragment(index: int, call: ToolCall) -> dict[str, Any]:
@@ -202,10 +210,8 @@ def _choice_events(
 
     scored_field = "refusal" if _scores_refusal(choice) else "content"
     for field, pieces in (("content", choice.content_pieces), ("refusal", choice.refusal_pieces)):
-        said = opening + b'{"%s":' % field.encode()
         if scored is None or field != scored_field:
-            for text, carried in _runs(pieces or (), per_chunk):
-                yield said + dump(text) + b"}" + unscored, carried
+            yield from _spliced(opening + b'{"%s":' % field.encode(), pieces or (), b"}" + unscored, per_chunk, dump)
             continue
         position = 0
         for text, carried in _runs(pieces or (), per_chunk):
@@ -217,8 +223,7 @@ def _choice_events(
         if index > 0 or not calls_only:
             yield event(dump({"tool_calls": [_first_fragment(index, call)]})), 0
         arguments = opening + b'{"tool_calls":[{"index":%d,"function":{"arguments":' % index
-        for text, carried in _runs(call.argument_pieces, per_chunk):
-            yield arguments + dump(text) + b"}}]}" + unscored, carried
+        yield from _spliced(arguments, call.argument_pieces, b"}}]}" + unscored, per_chunk, dump)
 
     yield opening + b'{},"logprobs":null,"finish_reason":' + dump(choice.finish_reason) + b"}" + closing, 0
 
