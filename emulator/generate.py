@@ -150,28 +150,36 @@ def _lorem_source(locale: str) -> tuple[Sequence[str], str, str] | None:
     spec = importlib.util.find_spec("faker")
     if spec is None or spec.origin is None:
         return None
-    folder = Path(spec.origin).parent / "providers" / "lorem"
     kept_name = f"lorem-{locale}.json"
     kept = _kept_lorem(kept_name)
     if kept is not None:
         return kept
+    read = _read_lorem(Path(spec.origin).parent / "providers" / "lorem", locale)
+    if read is None:
+        return None
+    lorem, files = read
+    cachefiles.write(kept_name, orjson.dumps({"files": [_stamp(path) for path in files], "lorem": lorem}))
+    return lorem
+
+
+def _read_lorem(folder: Path, locale: str) -> tuple[tuple[Sequence[str], str, str], list[Path]] | None:
+    """The lorem of `locale` parsed from faker's lorem package in `folder`, and the files that
+    tell it (the locale's module, missing or not); None where the source does not say it."""
     base = _provider_literals(folder / "__init__.py")
     if base is None:
         return None
     module, base_class, _ = base
-    own_folder = folder / locale
-    if not (own_folder / "__init__.py").is_file():
-        own_folder = folder / str(module.get("default_locale"))
-    own = _provider_literals(own_folder / "__init__.py")
-    if own is None or not own[2]:
+    own_file = folder / locale / "__init__.py"
+    source = own_file if own_file.is_file() else folder / str(module.get("default_locale")) / "__init__.py"
+    own = _provider_literals(source)
+    if own is None:
         return None
-    fields = {**base_class, **own[1]}
-    if not all(key in fields for key in ("word_list", "word_connector", "sentence_punctuation")):
+    _, own_class, derives_from_base = own
+    fields = {**base_class, **own_class}
+    if not derives_from_base or not all(key in fields for key in ("word_list", "word_connector", "sentence_punctuation")):
         return None
-    read = fields["word_list"], fields["word_connector"], fields["sentence_punctuation"]
-    files = [folder / "__init__.py", folder / locale / "__init__.py", own_folder / "__init__.py"]
-    cachefiles.write(kept_name, orjson.dumps({"files": [_stamp(path) for path in files], "lorem": read}))
-    return read
+    lorem = fields["word_list"], fields["word_connector"], fields["sentence_punctuation"]
+    return lorem, [folder / "__init__.py", own_file, source]
 
 
 def _stamp(path: Path) -> list[Any]:
