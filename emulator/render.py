@@ -298,7 +298,7 @@ async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = Tr
                 await asyncio.sleep(delay / 1000)
         if obfuscate:
             start, length = divmod(_rng.getrandbits(10), 16)
-            yield opened + (b',"obfuscation":"' + padding[start : start + length] + b'"}\n\n')
+            yield b"".join((opened, b',"obfuscation":"', padding[start : start + length], b'"}\n\n'))
         else:
             yield opened + b"}\n\n"
     if fault is None:

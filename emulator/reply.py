@@ -198,6 +198,8 @@ def summary(reply: Reply) -> Mapping[str, Any]:
 
 
 class _Summary(ReadLater[Reply, Any]):
+    """What summary() says of a reply, worked out from it when first read."""
+
     __slots__ = ()
 
     def _work_out(self, given: Reply) -> dict[str, Any]:
