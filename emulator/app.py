@@ -124,23 +124,36 @@ def standard_headers(rid: str, started: float) -> dict[str, str]:
     }
 
 
-def _answered(
-    response_class: type[Response], content: Any, media_type: str, rid: str, started: float,
-    extra: Mapping[str, str],
-) -> Response:
-    """A 200 with the standard headers, and a fixture's `extra` headers over them."""
-    if extra:
-        return response_class(content, headers={**standard_headers(rid, started), **extra}, media_type=media_type)
-    # No extras, the usual case: the standard pairs go in raw, ahead of the content-length and
-    # content-type Starlette gave the response (the order a headers dict gives), unencoded per request.
-    response = response_class(content, media_type=media_type)
-    response.raw_headers[:0] = [
+def _head(content: bytes | AsyncIterator[bytes], rid: str, started: float, extra: Mapping[str, str]) -> RawHeaders:
+    """A 200's raw headers: the standard ones, a fixture's `extra` over them, then the content's
+    length (for bytes) and type, as Starlette would set them."""
+    if extra:  # rare: Starlette's own rules decide what a fixture's headers replace
+        headers = {**standard_headers(rid, started), **extra}
+        if isinstance(content, bytes):
+            return Response(content, headers=headers, media_type="application/json").raw_headers
+        return StreamingResponse(content, headers=headers, media_type="text/event-stream").raw_headers
+    # The usual case: prebuilt pairs, in the order Starlette gives a headers dict, nothing encoded twice.
+    head = [
         (b"x-request-id", rid.encode("latin-1")),
         (b"openai-organization", b"user-emulator"),
         (b"openai-processing-ms", _processing_ms(started).encode("latin-1")),
         *_FIXED_RAW_HEADERS,
     ]
-    return response
+    if isinstance(content, bytes):
+        head += [(b"content-length", str(len(content)).encode("latin-1")), _JSON_TYPE]
+    else:
+        head.append(_SSE_TYPE)
+    return head
+
+
+RawHeaders = list[tuple[bytes, bytes]]
+_JSON_TYPE = (b"content-type", b"application/json")
+_SSE_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
+
+
+async def _send_json(head: RawHeaders, body: bytes, scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": head})
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(error: OpenAIError, rid: str, started: float) -> Response:
@@ -271,12 +284,12 @@ class EmulatorApp:
                 include_usage=bool(options.get("include_usage")),
                 obfuscate=options.get("include_obfuscation") is not False,
             )
-            head = _answered(StreamingResponse, events, "text/event-stream", rid, started, extra).raw_headers
-            return partial(_stream, head, events, paced=_paced(reply))
+            return partial(_stream, _head(events, rid, started, extra), events, paced=_paced(reply))
         delay = render.completion_delay(reply)
         if delay:  # even sleep(0) costs a turn of the event loop
             await sleep(delay)
-        return _answered(Response, render.completion_json(reply), "application/json", rid, started, extra)
+        content = render.completion_json(reply)
+        return partial(_send_json, _head(content, rid, started, extra), content)
 
 
 class _Streaming(Exception):
@@ -284,7 +297,7 @@ class _Streaming(Exception):
 
 
 async def _stream(
-    head: list[tuple[bytes, bytes]], events: AsyncIterator[bytes], scope: Scope, receive: Receive, send: Send, *,
+    head: RawHeaders, events: AsyncIterator[bytes], scope: Scope, receive: Receive, send: Send, *,
     paced: bool,
 ) -> None:
     """Send the head, then each event as it comes; a paced stream stops at once if the client leaves.
