@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from . import settings as config
 
 if TYPE_CHECKING:
-    from starlette.applications import Starlette
+    from .app import EmulatorApp
 
 DESCRIPTION = "An offline emulator of the OpenAI Chat Completions API."
 ENV_NOTE = "Every option can also be set as an EMULATOR_* environment variable (flags win)."
@@ -201,7 +201,7 @@ def settings_from_args(args: argparse.Namespace) -> config.Settings:
     return config.from_env(**overrides)
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> EmulatorApp:
     """The app a uvicorn worker builds: its settings come from the EMULATOR_* variables serve() set."""
     from .app import create_app
 

@@ -11,15 +11,15 @@ from typing import Self
 import uvicorn
 from starlette.applications import Starlette
 
-from .app import create_app
+from .app import EmulatorApp, create_app
 from .settings import Settings
 
 
 class BackgroundServer:
     """A live emulator for tests: `with BackgroundServer() as server: server.base_url`."""
 
-    def __init__(self, settings: Settings | None = None, *, app: Starlette | None = None) -> None:
-        self.app = app or create_app(settings or Settings(port=0))
+    def __init__(self, settings: Settings | None = None, *, app: EmulatorApp | Starlette | None = None) -> None:
+        self.app: EmulatorApp | Starlette = app or create_app(settings or Settings(port=0))
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))

@@ -15,9 +15,8 @@ from openai.types.chat import (
     ChatCompletionMessageToolCallParam,
     ChatCompletionToolParam,
 )
-from starlette.applications import Starlette
 
-from emulator.app import Emulator, create_app
+from emulator.app import Emulator, EmulatorApp, create_app
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
 from tests.conftest import API_KEY
@@ -223,7 +222,7 @@ def test_refusal_finish_reason_and_usage_come_through(client: openai.OpenAI, emu
     assert completion.usage.total_tokens == 1000 + completion.usage.completion_tokens
 
 
-def in_process_sdk(app: Starlette) -> openai.AsyncOpenAI:
+def in_process_sdk(app: EmulatorApp) -> openai.AsyncOpenAI:
     """The async SDK, default retries, talking to `app` in this process (no socket)."""
     http_client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
     # openai 3.x takes an httpx client as well as one of its own httpx2, but annotates only httpx2.
@@ -231,7 +230,7 @@ def in_process_sdk(app: Starlette) -> openai.AsyncOpenAI:
 
 
 @pytest.fixture
-def strict_app() -> Iterator[Starlette]:
+def strict_app() -> Iterator[EmulatorApp]:
     app = create_app(Settings(strict=True))
     app.state.emulator.add_fixture({"name": "weather", "match": {"last_user": {"contains": "weather"}},
                                     "reply": {"content": "sunny"}})
@@ -239,7 +238,7 @@ def strict_app() -> Iterator[Starlette]:
 
 
 @pytest.mark.anyio
-async def test_strict_mode_answers_a_miss_with_a_diagnosis_the_sdk_does_not_retry(strict_app: Starlette) -> None:
+async def test_strict_mode_answers_a_miss_with_a_diagnosis_the_sdk_does_not_retry(strict_app: EmulatorApp) -> None:
     async with in_process_sdk(strict_app) as sdk:  # default retries: the 400 and x-should-retry: false stop them
         with pytest.raises(openai.BadRequestError) as caught:
             await sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hello"}])
