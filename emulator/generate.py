@@ -290,18 +290,18 @@ def tool_calls(request: Request, rng: random.Random) -> tuple[DraftToolCall, ...
     choice = request.get("tool_choice")
     if not functions or choice == "none":
         return ()
-    locale = request_locale(request)
     if isinstance(choice, Mapping):
         chosen = _named(choice, functions)
-        return (_call(chosen, rng, locale),) if chosen else ()
+        return (_call(chosen, rng, request_locale(request)),) if chosen else ()
     messages = request.get("messages") or ()
     if choice != "required" and messages and messages[-1].get("role") in ("tool", "function"):
-        return ()
-    ranked = _rank(functions, last_user_text(messages))
+        return ()  # a tool loop ends in text: no locale to work out here
+    said = last_user_text(messages)
+    ranked = _rank(functions, said)
     picked = [ranked[0]]
     if request.get("parallel_tool_calls", True) is not False:
-        said = last_user_text(messages).lower()
-        picked += [f for f in ranked[1:] if f["name"].lower() in said]
+        picked += [f for f in ranked[1:] if f["name"].lower() in said.lower()]
+    locale = detect_locale(said)
     return tuple(_call(f, rng, locale) for f in picked)
 
 
