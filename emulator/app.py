@@ -156,9 +156,15 @@ async def _send_json(head: RawHeaders, body: bytes, scope: Scope, receive: Recei
     await send({"type": "http.response.body", "body": body})
 
 
+_FRAMING = frozenset(("content-length", "transfer-encoding"))
+
+
 def error_response(error: OpenAIError, rid: str, started: float) -> Response:
-    """An OpenAI error envelope with its status and headers."""
-    headers = {**standard_headers(rid, started), **error.headers}
+    """An OpenAI error envelope with its status and headers (a fault's over the standard ones)."""
+    headers = standard_headers(rid, started)
+    if error.headers:
+        # but not the body's framing: a fixture's content-length would break the response
+        headers.update((name, value) for name, value in error.headers.items() if name.lower() not in _FRAMING)
     if error.code == "model_not_found":
         # The real 404 comes from another layer: 4-space indent, a newline, charset, no openai-* headers.
         content = json.dumps(error.body(), indent=4) + "\n"
