@@ -263,6 +263,7 @@ class EmulatorApp:
             check_key(authorization, emulator.settings.api_keys)
             raw = await read_body(receive, content_length, emulator.settings.max_body_bytes)
             if raw is None:
+                log.info("POST %s: the client left before its body arrived", CHAT_PATH)
                 return None
             body = parse_body(raw, content_type)
             validate_request(body)

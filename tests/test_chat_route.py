@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.routing import Mount
 from starlette.types import Message
 
 from emulator import render
-from emulator.app import Emulator, create_app
+from emulator.app import Emulator, EmulatorApp, create_app
 from emulator.server import BackgroundServer
 from emulator.settings import Settings
 from tests.conftest import API_KEY
@@ -39,8 +40,8 @@ def test_a_body_sent_in_pieces_is_read_whole(http: httpx.Client, emulator: Emula
     assert emulator.journal.entries()[-1].body["messages"][0]["content"] == "in pieces"
 
 
-def test_a_client_that_leaves_before_its_body_arrives_gets_nothing_and_is_no_crash() -> None:
-    app = create_app(Settings())
+def leave_before_the_body_arrives(app: EmulatorApp) -> list[Message]:
+    """Call `app` as a server would for a client that sends part of its body and hangs up; what it sent."""
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "root_path": "",
              "query_string": b"", "headers": [(b"authorization", f"Bearer {API_KEY}".encode()),
                                               (b"content-type", b"application/json"), (b"content-length", b"100")]}
@@ -55,8 +56,20 @@ def test_a_client_that_leaves_before_its_body_arrives_gets_nothing_and_is_no_cra
         sent.append(message)
 
     asyncio.run(app(scope, receive, send))
-    assert sent == []
+    return sent
+
+
+def test_a_client_that_leaves_before_its_body_arrives_gets_nothing_and_is_no_crash() -> None:
+    app = create_app(Settings())
+    assert leave_before_the_body_arrives(app) == []
     assert app.state.emulator.crashes == []
+
+
+def test_a_client_that_leaves_before_its_body_arrives_is_logged_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="emulator")
+    leave_before_the_body_arrives(create_app(Settings()))
+    assert [r.getMessage() for r in caplog.records if r.name == "emulator"] == [
+        "POST /v1/chat/completions: the client left before its body arrived"]
 
 
 def test_mounted_under_a_prefix_the_chat_route_answers_there_and_other_methods_are_invalid_urls() -> None:
