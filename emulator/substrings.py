@@ -54,8 +54,13 @@ class SubstringIndex(Generic[Item]):
         # size > CHARACTERS_PER_ITEM * items * (1 + size / SEARCH_CHARACTERS), in integers
         if size * SEARCH_CHARACTERS > CHARACTERS_PER_ITEM * len(self._all) * (SEARCH_CHARACTERS + size):
             return self._all
-        found = {gram for text in texts for gram in grams(text)}
-        hits = [self._buckets[gram] for gram in self._buckets.keys() & found]
+        # Only the grams some needle is filed under are kept: a long text's every gram would not
+        # be (a megabyte prompt: ~110 MB), and the look-up is no slower.
+        buckets = self._buckets
+        found = {
+            gram for text in texts for i in range(len(text) - GRAM + 1) if (gram := text[i : i + GRAM]) in buckets
+        }
+        hits = [buckets[gram] for gram in found]
         if len(hits) == 1:
             return hits[0]
         # Buckets are small (each needle goes to the least used of its grams): sorting them

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import string
+import tracemalloc
 from pathlib import Path
 
 import httpx
@@ -75,3 +78,20 @@ def test_a_fixture_file_changed_on_disk_is_indexed_afresh(tmp_path: Path, monkey
     path.write_text("fixtures:\n  - name: paris\n    match: {last_user: {contains: Paris}}\n    reply: {content: longer}\n")
     view = RequestView(view.body)
     assert (selected := fixtures.select(view)) is not None and selected.fixture.name == "paris"
+
+
+def test_a_megabyte_prompt_is_looked_up_without_holding_each_of_its_grams() -> None:
+    # A million four-character strings would take ~100 MB for one request; only grams that
+    # some needle is filed under need keeping.
+    index: SubstringIndex[int] = SubstringIndex(lambda i: (0, i))
+    for i in range(1_000):
+        index.add(i, f"Question {i}?")
+    prompt = "".join(random.Random(0).choices(string.ascii_letters + string.digits, k=1_000_000)) + "Question 7?"
+    tracemalloc.start()
+    try:
+        found = index.candidates((prompt,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 7 in found
+    assert peak < 10_000_000
