@@ -313,7 +313,8 @@ async def _stream(
     so only a paced one pays for a task that listens for the disconnect.
     """
     await send({"type": "http.response.start", "status": 200, "headers": head})
-    streaming = asyncio.current_task()
+    # Only a paced stream asks for its task (asyncio's): an unpaced one runs under any event loop.
+    streaming = asyncio.current_task() if paced else None
     left = False
 
     async def watch() -> None:
@@ -324,7 +325,7 @@ async def _stream(
         if streaming is not None:
             streaming.cancel()
 
-    watcher = asyncio.create_task(watch()) if paced else None
+    watcher = asyncio.create_task(watch()) if streaming is not None else None
     try:
         async for event in events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
