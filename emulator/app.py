@@ -77,16 +77,22 @@ class Emulator:
         The first fixture that matches scripts it; else the generator does, unless strict
         mode turns the miss into a 400 that names the closest fixtures.
         """
-        seed = request_seed(body, self.settings.seed, next(self._arrivals))
+        # Every request counts as an arrival, so the seed of a generated reply does not depend
+        # on how many fixture replies came before it, whether or not those drew a seed.
+        arrival = next(self._arrivals)
         view = RequestView(body, headers)
         selected = self.fixtures.select(view)
         if selected is None:
             if self.settings.strict:
                 raise self.fixtures.not_found(view)
+            seed = request_seed(body, self.settings.seed, arrival)
             return generate(body, seed), seed
         fixture, reply, failing = selected.fixture, selected.reply, selected.failing
         if failing and reply.fault is not None and reply.fault.status is not None:
             raise reply.fault.error(fixture.name, view, request_id)
+        # Only a reply that generates, and logprobs, draw from the seed: the rest skip its 3.4 us.
+        drawn = reply.generate or bool(body.get("logprobs"))
+        seed = request_seed(body, self.settings.seed, arrival) if drawn else 0
         return reply.script(f"fixture:{fixture.name}", view, seed, failing), seed
 
 

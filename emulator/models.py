@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -95,16 +96,16 @@ def encoding_for(model: str) -> Encoding:
     return "cl100k_base" if name.startswith(("gpt-4", "gpt-3.5")) else "o200k_base"
 
 
-def system_fingerprint(model: str, seed: int) -> str | None:
-    """`fp_` + 10 hex for most models; null for the gpt-5 family, as the real API sends."""
-    if _without_fingerprint(model):
-        return None
-    return "fp_%010x" % (seed & 0xFFFFFFFFFF)
-
-
 @lru_cache(maxsize=1024)
-def _without_fingerprint(model: str) -> bool:
-    return base_name(model).startswith("gpt-5")
+def system_fingerprint(model: str) -> str | None:
+    """`fp_` + 10 hex for most models; null for the gpt-5 family, as the real API sends.
+
+    The fingerprint names a backend configuration, so it stays the same from request to request
+    of a model (the live API's changes only when OpenAI changes the backend): here, one per model.
+    """
+    if base_name(model).startswith("gpt-5"):
+        return None
+    return "fp_" + hashlib.blake2b(snapshot(model).encode(), digest_size=5).hexdigest()
 
 
 def model_info(model: str) -> ModelInfo:

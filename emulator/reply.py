@@ -72,7 +72,7 @@ def build_reply(request: Request, script: Script, seed: int) -> Reply:
         id=random_id("chatcmpl-", 29),
         created=int(time.time()),
         model=snapshot(model),
-        system_fingerprint=system_fingerprint(model, seed),
+        system_fingerprint=system_fingerprint(model),
         service_tier=_service_tier(request.get("service_tier")),
         choices=tuple(choices),
         usage=usage,

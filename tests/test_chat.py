@@ -117,6 +117,15 @@ def test_gpt5_reports_a_null_system_fingerprint(client: openai.OpenAI) -> None:
     assert completion.system_fingerprint is None
 
 
+def test_the_system_fingerprint_names_the_models_backend_not_the_request(client: openai.OpenAI) -> None:
+    def fingerprint(model: str, said: str) -> str | None:
+        messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": said}]
+        return client.chat.completions.create(model=model, messages=messages).system_fingerprint
+
+    assert fingerprint("gpt-4o-mini", "hi") == fingerprint("gpt-4o-mini", "something else entirely")
+    assert fingerprint("gpt-4o-mini", "hi") != fingerprint("gpt-4.1", "hi")
+
+
 def test_same_request_and_seed_give_the_same_reply(client: openai.OpenAI) -> None:
     first = client.chat.completions.create(**SEED_BASIC | {"seed": 7})
     second = client.chat.completions.create(**SEED_BASIC | {"seed": 7})
