@@ -301,14 +301,25 @@ def _stream_fault(known: Mapping[str, Any], message: str | None, type_: str | No
     )
 
 
+# What HTTP lets a header be (an RFC 9110 token; a value without control characters or line
+# breaks, in Latin-1): anything else would break the response that carries it.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
 def _headers(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise Invalid(f"expected a mapping of header names to values, got {kind(raw)}")
     headers = {}
     for name, value in raw.items():
+        if not _HEADER_NAME.fullmatch(str(name)):
+            raise Invalid(f"{str(name)!r} is not a header name: letters, digits and !#$%&'*+-.^_`|~ only", (name,))
         if isinstance(value, bool):
             value = str(value).lower()  # YAML's `x-should-retry: false` means the header "false"
         elif isinstance(value, int | float):
             value = str(value)
-        headers[str(name).lower()] = within(name, string, value)
+        text = within(name, string, value)
+        if not _HEADER_VALUE.fullmatch(text):
+            raise Invalid("a header value cannot hold a line break or another control character", (name,))
+        headers[str(name).lower()] = text
     return headers
