@@ -61,12 +61,12 @@ BROKEN = [
      5, "fixtures[0].reply.fault.status: status 418 has no default message: give `message`"),
     ("fault-header-name", ("fixtures:\n  - name: a\n    match: {}\n    reply:\n      fault:\n        status: 429\n"
      "        headers: {retry after: '1'}\n"), 7,
-     "fixtures[0].reply.fault.headers.retry after: 'retry after' is not a header name: letters, digits and "
-     "!#$%&'*+-.^_`|~ only"),
+     ("fixtures[0].reply.fault.headers.retry after: 'retry after' is not a header name: letters, digits and "
+     "!#$%&'*+-.^_`|~ only")),
     ("fault-header-line-break", ("fixtures:\n  - name: a\n    match: {}\n    reply:\n      fault:\n"
      "        status: 429\n        headers: {retry-after: \"1\\r\\nx-injected: yes\"}\n"), 7,
-     "fixtures[0].reply.fault.headers.retry-after: a header value cannot hold a line break or another control "
-     "character"),
+     ("fixtures[0].reply.fault.headers.retry-after: a header value cannot hold a line break or another control "
+     "character")),
     ("state-without-scenario", "fixtures:\n  - name: a\n    match: {}\n    new_state: x\n    reply: {}\n",
      2, "fixtures[0]: `new_state` needs a `scenario`"),
     ("not-a-fixture-file", "- name: a\n", 1, "expected a mapping, got a list"),
