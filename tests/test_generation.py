@@ -18,6 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolPara
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from emulator.app import Emulator
+from emulator.generate import detect_locale
 from tests.test_jsongen import SCHEMAS, objects
 
 WEATHER: ChatCompletionToolParam = {
@@ -337,3 +338,17 @@ def test_tool_arguments_speak_the_language_of_the_question(client: openai.OpenAI
     assert call.type == "function"
     location = json.loads(call.function.arguments)["location"]
     assert any("\u4e00" <= ch <= "\u9fff" for ch in location), location
+
+
+@pytest.mark.parametrize(("question", "locale"), [
+    ("Quel temps fait-il a Paris? Je pars demain, et la pluie...", "fr_FR"),
+    ("Wie ist das Wetter in Berlin?Ich fahre morgen,bitte!", "de_DE"),
+    ("Hola! Que tiempo hace en Madrid? Es para los ninos.", "es_ES"),
+    ("Ciao, come sono le previsioni per Roma?(gli amici)", "it_IT"),
+    ("Ola, como esta o tempo em Lisboa?Os amigos-um dia", "pt_BR"),
+    ("What's the weather in Boston today? Umbrella?", "en_US"),
+])
+def test_a_latin_script_question_is_read_word_by_word_whatever_punctuation_joins_them(
+    question: str, locale: str
+) -> None:
+    assert detect_locale(question) == locale
