@@ -297,7 +297,7 @@ class EmulatorApp:
                 include_usage=bool(options.get("include_usage")),
                 obfuscate=options.get("include_obfuscation") is not False,
             )
-            return partial(_stream, _head(events, rid, started, extra), events, paced=_paced(reply))
+            return partial(_stream, _head(events, rid, started, extra), events, paced=render.paced(reply))
         delay = render.completion_delay(reply)
         if delay:  # even sleep(0) costs a turn of the event loop
             await sleep(delay)
@@ -359,12 +359,6 @@ def _request_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str | 
 
 
 _WANTED = frozenset((b"authorization", b"content-type", b"content-length"))
-
-
-def _paced(reply: Reply) -> bool:
-    """Whether the reply's stream waits between chunks (its fixture scripted a latency)."""
-    latency = reply.delivery.latency
-    return bool(latency.first_token_ms or latency.per_token_ms)
 
 
 def _route_path(scope: Scope) -> str:

@@ -134,12 +134,18 @@ def _stdlib_compact(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def paced(reply: Reply) -> bool:
+    """Whether the reply waits before or between its tokens (its fixture scripted a latency)."""
+    latency = reply.delivery.latency
+    return bool(latency.first_token_ms or latency.per_token_ms)
+
+
 def completion_delay(reply: Reply) -> float:
     """Seconds a non-streamed reply takes, as its stream would: first token, then every token."""
     latency = reply.delivery.latency
     delay = latency.first_token_ms + latency.per_token_ms * reply.usage.completion_tokens
     if delay and latency.jitter_ms:
-        delay = max(0.0, delay + random.uniform(-latency.jitter_ms, latency.jitter_ms))
+        delay = max(0.0, delay + _rng.uniform(-latency.jitter_ms, latency.jitter_ms))
     return delay / 1000
 
 
@@ -288,9 +294,9 @@ async def sse(reply: Reply, *, include_usage: bool = False, obfuscate: bool = Tr
     events = _open_events(reply, include_usage)
     if fault is not None:  # its chunks are never encoded
         events = itertools.islice(events, fault.after_chunks)
-    paced = latency.first_token_ms or latency.per_token_ms
+    waits = paced(reply)
     for sent, (opened, carried) in enumerate(events):
-        if paced:
+        if waits:
             delay = latency.first_token_ms if sent == 0 else latency.per_token_ms * carried
             if delay and latency.jitter_ms:
                 delay = max(0.0, delay + _rng.uniform(-latency.jitter_ms, latency.jitter_ms))
