@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from .errors import SERVER_ERROR, FixtureFault
-from .generate import choice_rng, generate, tool_calls
+from .generate import choice_seed, generate, tool_calls
 from .located import (
     Invalid,
     KeyPath,
@@ -187,7 +187,7 @@ class ScriptedReply:
         if self.generate:
             # The generator's own call of this function, as when tool_choice names it.
             named = {**view.body, "tool_choice": {"type": "function", "function": {"name": call.name}}}
-            generated = tool_calls(named, choice_rng(seed, 0))
+            generated = tool_calls(named, choice_seed(seed, 0))
             if generated:
                 return generated[0].arguments
         return "{}"

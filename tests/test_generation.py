@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolPara
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from emulator.app import Emulator
-from emulator.generate import detect_locale
+from emulator.generate import choice_seed, detect_locale, lorem, text
 from tests.test_jsongen import SCHEMAS, objects
 
 WEATHER: ChatCompletionToolParam = {
@@ -352,3 +352,37 @@ def test_a_latin_script_question_is_read_word_by_word_whatever_punctuation_joins
     question: str, locale: str
 ) -> None:
     assert detect_locale(question) == locale
+
+
+# --- generated text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "locale"), [("What is new today?", "en_US"), ("Wie ist das Wetter?", "de_DE")])
+@given(seed=st.integers(0, 2**64 - 1), index=st.integers(0, 127))
+def test_generated_text_is_a_faker_paragraph_of_the_questions_language(
+    question: str, locale: str, seed: int, index: int
+) -> None:
+    words, connector, full_stop = lorem(locale)
+    said = text({"model": "gpt-4o", "messages": ask(question)}, choice_seed(seed, index))
+    sentences = said.split(full_stop + connector)
+    assert 1 <= len(sentences) <= 5
+    for sentence in sentences:
+        first, *rest = sentence.removesuffix(full_stop).split(connector)
+        assert 2 <= len(rest) <= 7
+        assert first in {word.title() for word in words}
+        assert set(rest) <= set(words)
+
+
+def test_generated_text_varies_with_the_seed_and_the_choice_and_replays_from_them() -> None:
+    request = {"model": "gpt-4o", "messages": ask("What is new today?")}
+    texts = {text(request, choice_seed(seed, index)) for seed in range(50) for index in range(2)}
+    assert len(texts) == 100
+    assert text(request, choice_seed(7, 1)) == text(request, choice_seed(7, 1))
+
+
+def test_sentence_and_word_counts_spread_as_fakers_paragraph_does() -> None:
+    request = {"model": "gpt-4o", "messages": ask("What is new today?")}
+    sentences = [text(request, choice_seed(seed, 0)).split(". ") for seed in range(2000)]
+    lengths = [len(sentence.split(" ")) for said in sentences for sentence in said]
+    assert {len(said) for said in sentences} == {1, 2, 3, 4, 5}
+    assert set(lengths) == {3, 4, 5, 6, 7, 8}
