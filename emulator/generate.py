@@ -295,19 +295,38 @@ def detect_locale(sample: str) -> str:
     if counts:
         # Kana decides Japanese even among many kanji.
         return "ja_JP" if "ja_JP" in counts else max(counts, key=counts.__getitem__)
-    lowered = sample.lower()
-    # In ASCII, \w is [a-z0-9_]: the words are what a translate and a split leave (a third of findall's time).
-    words = set(lowered.translate(_ASCII_NON_WORD).split() if sample.isascii() else _WORD.findall(lowered))
-    best, hits = "en_US", 0
-    for locale, stopwords in _STOPWORDS.items():
-        found = len(words & stopwords)
-        if found > hits:
-            best, hits = locale, found
-    return best
+    if sample.isascii():
+        # One bytes translate lowers the letters and blanks what is not [a-z0-9_] (\w in ASCII).
+        words = set(sample.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split())
+    else:
+        words = set(_WORD.findall(sample.lower()))
+    hits: dict[str, int] = {}
+    for word in words:
+        for locale in _STOPWORD_LOCALES.get(word, ()):
+            hits[locale] = hits.get(locale, 0) + 1
+    if not hits:
+        return "en_US"
+    most = max(hits.values())
+    return next(locale for locale in _STOPWORDS if hits.get(locale) == most)  # a tie: the first listed
 
 
 _WORD = re.compile(r"\w+")
-_ASCII_NON_WORD = {code: " " for code in range(128) if not (chr(code).isalnum() or chr(code) == "_")}
+_ASCII_WORDS = bytes(
+    ord(chr(code).lower()) if chr(code).isascii() and (chr(code).isalnum() or chr(code) == "_") else ord(" ")
+    for code in range(256)
+)
+
+
+def _by_stopword() -> dict[str, tuple[str, ...]]:
+    """Each stopword with the languages that have it, so a sample's words are looked up, not intersected."""
+    found: dict[str, tuple[str, ...]] = {}
+    for locale, words in _STOPWORDS.items():
+        for word in words:
+            found[word] = (*found.get(word, ()), locale)
+    return found
+
+
+_STOPWORD_LOCALES = _by_stopword()
 
 
 def tool_calls(request: Request, seed: int) -> tuple[DraftToolCall, ...]:

@@ -18,7 +18,7 @@ from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolPara
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from emulator.app import Emulator
-from emulator.generate import choice_seed, detect_locale, lorem, text
+from emulator.generate import _STOPWORDS, choice_seed, detect_locale, lorem, text
 from tests.test_jsongen import SCHEMAS, objects
 
 WEATHER: ChatCompletionToolParam = {
@@ -386,3 +386,15 @@ def test_sentence_and_word_counts_spread_as_fakers_paragraph_does() -> None:
     lengths = [len(sentence.split(" ")) for said in sentences for sentence in said]
     assert {len(said) for said in sentences} == {1, 2, 3, 4, 5}
     assert set(lengths) == {3, 4, 5, 6, 7, 8}
+
+
+@given(st.lists(st.sampled_from(sorted({w for words in _STOPWORDS.values() for w in words}) + ["the", "Umbrella", "x_1"]),
+                max_size=8), st.sampled_from([" ", "? ", ",", "-", "!("]))
+def test_a_latin_script_question_is_the_language_with_most_of_its_words_first_listed_on_a_tie(
+    words: list[str], joiner: str
+) -> None:
+    said = {w.lower() for w in words}
+    hits = {locale: len(said & stopwords) for locale, stopwords in _STOPWORDS.items()}
+    most = max(hits.values())
+    expected = next(locale for locale in _STOPWORDS if hits[locale] == most) if most else "en_US"
+    assert detect_locale(joiner.join(w.upper() if i % 3 == 0 else w for i, w in enumerate(words))) == expected
