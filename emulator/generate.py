@@ -87,8 +87,8 @@ def draft(request: Request, seed: int) -> Draft:
     """What one choice says, drawn from the choice's seed."""
     calls = tool_calls(request, seed)
     if calls:
-        return Draft(tool_calls=calls)
-    return Draft(content=content(request, seed))
+        return Draft(tool_calls=calls, generated=True)
+    return Draft(content=content(request, seed), generated=True)
 
 
 def content(request: Request, seed: int) -> str:

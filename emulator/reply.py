@@ -92,6 +92,7 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
     """One choice with the request's limits applied, and the completion tokens it used."""
     model = request["model"]
     budget = token_limit(request)
+    keep = not draft.generated  # a generated text does not come again: keeping it only evicts others
     finish: FinishReason | None = draft.finish_reason
     used = 0
 
@@ -104,10 +105,10 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
             text, finish = text[:cut], "stop"
         if budget is None:
             # No limit, the usual case: every piece is kept, without the bookkeeping below.
-            kept_pieces, total = tokens.pieces_and_total(text, model)
+            kept_pieces, total = tokens.pieces_and_total(text, model, keep=keep)
             used += total
             return kept_pieces
-        cut_pieces = tokens.pieces_with_counts(text, model)
+        cut_pieces = tokens.pieces_with_counts(text, model, keep=keep)
         kept: list[str] = []
         for piece, count in cut_pieces:
             if count > budget:

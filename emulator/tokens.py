@@ -39,7 +39,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 import orjson
 
@@ -305,14 +305,16 @@ _CACHEABLE = 4096
 _T = TypeVar("_T")
 
 
-def _kept_for_short_texts(work: Callable[[Encoding, str], _T]) -> Callable[[Encoding, str], _T]:
-    """`work`, its results kept (least recently used out) for texts of up to _CACHEABLE characters."""
-    kept = lru_cache(maxsize=4096)(work)
+class _KeptForShortTexts(Generic[_T]):
+    """`work`, its results kept (least recently used out) for texts of up to _CACHEABLE characters,
+    unless the caller says the text will not come again (`keep` false)."""
 
-    def call(name: Encoding, text: str) -> _T:
-        return work(name, text) if len(text) > _CACHEABLE else kept(name, text)
+    def __init__(self, work: Callable[[Encoding, str], _T]) -> None:
+        self.work = work
+        self.kept = lru_cache(maxsize=4096)(work)
 
-    return call
+    def __call__(self, name: Encoding, text: str, keep: bool = True) -> _T:
+        return self.kept(name, text) if keep and len(text) <= _CACHEABLE else self.work(name, text)
 
 
 def _token_bytes(name: Encoding, text: str) -> list[bytes]:
@@ -359,23 +361,24 @@ def _split_pieces(name: Encoding, text: str) -> tuple[tuple[str, ...], int]:
     return tuple(piece for piece, _ in cut), sum(count for _, count in cut)
 
 
-_count = _kept_for_short_texts(lambda name, text: len(_encoder(name).encode(text)))
-_pieces = _kept_for_short_texts(_cut)
-_pieces_and_total = _kept_for_short_texts(_split_pieces)
+_count = _KeptForShortTexts(lambda name, text: len(_encoder(name).encode(text)))
+_pieces = _KeptForShortTexts(_cut)
+_pieces_and_total = _KeptForShortTexts(_split_pieces)
 
 
-def pieces_with_counts(text: str, model: str) -> tuple[tuple[str, int], ...]:
+def pieces_with_counts(text: str, model: str, *, keep: bool = True) -> tuple[tuple[str, int], ...]:
     """`text` cut on token boundaries, each piece with its token count; the pieces join to `text`.
 
     A token that ends inside a multi-byte character is merged with the next one, so every
-    piece is valid UTF-8 (the real API streams whole characters too).
+    piece is valid UTF-8 (the real API streams whole characters too). `keep`: whether the
+    result is kept for the text's next coming (not for a text made for one request).
     """
-    return _pieces(encoding_for(model), text)
+    return _pieces(encoding_for(model), text, keep)
 
 
-def pieces_and_total(text: str, model: str) -> tuple[tuple[str, ...], int]:
+def pieces_and_total(text: str, model: str, *, keep: bool = True) -> tuple[tuple[str, ...], int]:
     """The pieces of pieces_with_counts without their counts, and the counts' sum."""
-    return _pieces_and_total(encoding_for(model), text)
+    return _pieces_and_total(encoding_for(model), text, keep)
 
 
 def pieces(text: str, model: str) -> tuple[str, ...]:

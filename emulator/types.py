@@ -32,6 +32,7 @@ class Draft:
     refusal: str | None = None
     tool_calls: tuple[DraftToolCall, ...] = ()
     finish_reason: FinishReason | None = None  # None: derived from what is said
+    generated: bool = False  # made for this request alone: its token pieces are not kept for another
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ import pytest
 from tiktoken_ext import openai_public  # type: ignore[import-untyped]  # tiktoken_ext ships no types
 
 from emulator import tokens
+from emulator.generate import generate
 from emulator.models import encoding_for
+from emulator.reply import build_reply
+from emulator.types import Draft, Script
 
 
 @pytest.mark.parametrize("name", ["o200k_base", "cl100k_base"])
@@ -50,3 +53,16 @@ def test_pieces_join_back_to_the_text_and_stay_whole_characters() -> None:
 def test_piece_counts_add_up_to_the_token_count() -> None:
     text = "Emoji 🎉🎉 and 漢字 split over tokens"
     assert sum(n for _, n in tokens.pieces_with_counts(text, "gpt-4")) == tokens.count(text, "gpt-4")
+
+
+def test_generated_replies_leave_the_kept_pieces_to_texts_that_come_again() -> None:
+    request = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tell me something new."}]}
+    kept = tokens._pieces_and_total.kept
+    kept.cache_clear()
+    for seed in range(20):
+        build_reply(request, generate(request, seed), seed)
+    assert kept.cache_info().currsize == 0
+    fixture = Script(drafts=(Draft(content="The same answer, every time."),), source="fixture:same")
+    build_reply(request, fixture, 0)
+    build_reply(request, fixture, 1)
+    assert (kept.cache_info().currsize, kept.cache_info().hits) == (1, 1)
