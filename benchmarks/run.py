@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from . import drivers, latency, loadgen, payloads, plugin, servers
+from . import drivers, instructions, latency, loadgen, payloads, plugin, servers
 from .drivers import Sample
 from .servers import CHAT, Server
 from .table import NOT_BUILT, Row, print_table
@@ -174,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                         help="wrk when installed (auto), or the Python generator")
     parser.add_argument("--memory-requests", type=int, default=100_000, help="requests before the last RSS reading")
+    parser.add_argument("--instructions", type=int, default=0, metavar="N",
+                        help="also count the instructions of N requests under valgrind's callgrind (default 0: not)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -220,6 +222,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         rows += latency.rows(Path(folder))
     rows += memory(args.memory_requests)
+    if args.instructions:
+        if instructions.valgrind() is None:
+            raise SystemExit("--instructions needs valgrind (apt-get install valgrind)")
+        with tempfile.TemporaryDirectory() as folder:
+            rows += instructions.rows(args.instructions, str(fixture_file(Path(folder), 10)))
 
     print_table(rows)
     loads = [s.load_cpu for s in samples if s.load_cpu is not None]

@@ -46,7 +46,10 @@ def first_status(port: int, request: bytes, timeout: float = 1.0) -> int:
 class Server:
     """One server process on a loopback port, pinned to the server core."""
 
-    def __init__(self, name: str, argv: Sequence[str], port: int, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], port: int, env: Mapping[str, str] | None = None,
+        launcher: Sequence[str] = (),
+    ) -> None:
         self.name = name
         self.port = port
         self.address = ("127.0.0.1", port)
@@ -54,7 +57,7 @@ class Server:
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (open while the process runs; stop() closes it)
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, *argv],
+            [*launcher, sys.executable, *argv],  # launcher: valgrind, for instructions.py
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -87,23 +90,25 @@ class Server:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
 
-    def stop(self) -> None:
-        """Stop the process (SIGTERM, then SIGKILL after 5 s)."""
+    def stop(self, timeout: float = 5.0) -> str:
+        """Stop the process (SIGTERM, then SIGKILL after `timeout` seconds); what it wrote to stderr."""
         self.process.terminate()
         try:
-            self.process.wait(5)
+            self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        output = self.output()
         self.log.close()
+        return output
 
 
-def baseline(port: int) -> Server:
+def baseline(port: int, *, launcher: Sequence[str] = ()) -> Server:
     """The bare Starlette app."""
-    return Server("baseline", ["-m", "benchmarks.baseline", "--port", str(port)], port)
+    return Server("baseline", ["-m", "benchmarks.baseline", "--port", str(port)], port, launcher=launcher)
 
 
-def emulator(port: int, *extra: str, env: Mapping[str, str] | None = None) -> Server:
+def emulator(port: int, *extra: str, env: Mapping[str, str] | None = None, launcher: Sequence[str] = ()) -> Server:
     """The emulator, logging warnings only (as the baseline: no line per request)."""
     argv = ["-m", "emulator", "serve", "--port", str(port), "--seed", "1", "--log-level", "warning", *extra]
-    return Server("emulator", argv, port, env)
+    return Server("emulator", argv, port, env, launcher)
