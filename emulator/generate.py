@@ -106,6 +106,7 @@ def content(request: Request, seed: int) -> str:
 # Faker's paragraph: 1-4 sentences (+/-40%) of 6 words (+/-40%), so at most 5 sentences of 8
 # words, each sentence one draw for its length and one a word, after two for the count.
 _MOST_DRAWS = 2 + 5 * (1 + 8)
+_SEED_SPAN = 1 << 128  # a seed is hashed as 16 bytes
 
 
 def text(request: Request, seed: int) -> str:
@@ -125,9 +126,6 @@ def text(request: Request, seed: int) -> str:
         chosen[0] = chosen[0].title()
         sentences.append(connector.join(chosen) + full_stop)
     return connector.join(sentences)
-
-
-_SEED_SPAN = 1 << 128
 
 
 def _percent(draw: int) -> int:
