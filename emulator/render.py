@@ -263,13 +263,6 @@ def _open_events(reply: Reply, include_usage: bool) -> Iterator[tuple[bytes, int
         yield opening + b'],"usage":' + dump(usage_body(reply.usage)), 0
 
 
-def chunks(reply: Reply, *, include_usage: bool = False) -> Iterator[tuple[dict[str, Any], int]]:
-    """Every `chat.completion.chunk` of the reply (obfuscation aside) as a client reads it off
-    the stream, with the tokens each carries."""
-    for opened, carried in _open_events(reply, include_usage):
-        yield json.loads(opened.removeprefix(b"data: ") + b"}"), carried
-
-
 def event(body: dict[str, Any], *, scored: bool = False) -> bytes:
     """One SSE event: `data: <compact JSON>` and a blank line (`scored`: the body has logprobs)."""
     return b"data: " + _compact(scored)(body) + b"\n\n"
