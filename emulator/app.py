@@ -264,7 +264,8 @@ class EmulatorApp:
         """The response to send, None if the client left before its body arrived."""
         emulator = self.emulator
         authorization, content_type, content_length = _request_headers(scope["headers"])
-        body: Any = None
+        raw: bytes | None = None
+        body: Any = None  # set once the body parses as a JSON object
         try:
             check_key(authorization, emulator.settings.api_keys)
             raw = await read_body(receive, content_length, emulator.settings.max_body_bytes)
@@ -278,16 +279,16 @@ class EmulatorApp:
             if self.upstream is not None and script.source == "generated":
                 # serve --record-missing: the real API answers what no fixture does, and is recorded.
                 response = await self.upstream.forward(Request(scope, receive), raw, record=True)
-                _journal(emulator, scope, body, response.status_code, None, {"source": "upstream"}, started)
+                _journal(emulator, scope, raw, response.status_code, None, {"source": "upstream"}, started)
                 _log(response.status_code, body["model"], "upstream", started)
                 return response
             reply = replies.build_reply(body, script, seed)
         except OpenAIError as error:
             fixture = error.fixture if isinstance(error, FixtureFault) else None
-            _journal(emulator, scope, body, error.status, fixture, error.body(), started)
+            _journal(emulator, scope, raw if body is not None else None, error.status, fixture, error.body(), started)
             _log(error.status, body and _model(body), "error", started)
             return error_response(error, rid, started)
-        _journal(emulator, scope, body, 200, _fixture_name(reply), replies.summary(reply), started)
+        _journal(emulator, scope, raw, 200, _fixture_name(reply), replies.summary(reply), started)
         _log(200, body["model"], reply.source, started)
         extra = reply.delivery.headers
         if body.get("stream"):
@@ -447,15 +448,17 @@ def _fixture_name(reply: Reply) -> str | None:
 
 
 def _journal(
-    emulator: Emulator, scope: Scope, body: Any, status: int, fixture: str | None, summary: Any, started: float
+    emulator: Emulator, scope: Scope, parsed_body: bytes | None, status: int, fixture: str | None, summary: Any,
+    started: float,
 ) -> None:
+    """Journal the request; `parsed_body` is its body when that parsed as a JSON object, else None."""
     emulator.journal.record(
         JournalEntry(
             time=time.time(),
             method=scope["method"],
             path=scope["path"],
             headers=ReceivedHeaders(scope["headers"]),  # decoded and redacted when read
-            body=body,
+            raw_body=parsed_body,
             status=status,
             fixture=fixture,
             reply=summary,
