@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from hypothesis import given, settings
@@ -24,7 +25,12 @@ _ALPHABET = st.sampled_from(
     + list("éÉßİıſǅʰ\u0301\u0308ﬁ世界漢字ひらカナ한국어Привет你好مرحباשלוםสวัสดี١٢३")
     + ["🎉", "👍🏽", "🇫🇷", "\U0001f9d1\u200d\U0001f4bb"]
 )
-_TEXTS = st.one_of(st.lists(_ALPHABET, max_size=60).map("".join), st.text(max_size=60))
+# Any text of characters Python's Unicode database knows: the pure pre-tokenizer classifies
+# characters by it (14.0 in 3.11), tiktoken by its own newer tables, so a letter added since
+# (U+13460, of Unicode 16) is a letter to one and not the other.
+_UNASSIGNED: tuple[Literal["Cn"]] = ("Cn",)
+_KNOWN_CHARACTERS = st.characters(exclude_categories=_UNASSIGNED)
+_TEXTS = st.one_of(st.lists(_ALPHABET, max_size=60).map("".join), st.text(_KNOWN_CHARACTERS, max_size=60))
 
 
 @cache
