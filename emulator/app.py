@@ -9,7 +9,6 @@ import asyncio
 import itertools
 import json
 import logging
-import os
 import time
 from asyncio import sleep
 from collections.abc import AsyncIterator, Mapping
@@ -30,6 +29,7 @@ from .admin import admin_routes
 from .auth import check_key
 from .errors import SERVER_ERROR, FixtureFault, OpenAIError
 from .generate import generate, request_seed
+from .ids import request_id
 from .journal import Journal, JournalEntry, ReceivedHeaders
 from .matching import RequestView
 from .models import model_info
@@ -94,11 +94,6 @@ class Emulator:
         drawn = reply.generate or bool(body.get("logprobs"))
         seed = request_seed(body, self.settings.seed, arrival) if drawn else 0
         return reply.script(f"fixture:{fixture.name}", view, seed, failing), seed
-
-
-def request_id() -> str:
-    """`req_` + 32 hex digits, as the real API's x-request-id."""
-    return "req_" + os.urandom(16).hex()  # what secrets.token_hex does, without its two calls
 
 
 # The headers every real response carries after its request id, organisation and timing (protocol §9.1).

@@ -74,7 +74,8 @@ class RequestView:
 
     @_Part
     def messages(self) -> list[Mapping[str, Any]]:
-        return [m for m in self.body.get("messages") or () if is_mapping(m)]
+        # is_mapping's test inline: a call for each message costs more than the rest of the part
+        return [m for m in self.body.get("messages") or () if isinstance(m, (dict, Mapping))]
 
     @_Part
     def last_user_index(self) -> int:

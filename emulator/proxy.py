@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .app import error_response, request_id
+from .app import error_response
 from .auth import bearer_key
 from .errors import OpenAIError
 from .exchange import Exchange
+from .ids import request_id
 from .record import Recorder
 
 log = logging.getLogger("emulator")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from .reply import random_id
+from .ids import random_id
 from .types import Choice, Reply, StreamFault, TokenLogprob, ToolCall, Usage
 
 DONE = b"data: [DONE]\n\n"

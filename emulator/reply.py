@@ -6,15 +6,14 @@ into token pieces, stopped, truncated, scored and counted. Both renderers read t
 
 from __future__ import annotations
 
-import os
 import random
-import string
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from . import tokens
+from .ids import random_id
 from .journal import ReadLater
 from .models import snapshot, system_fingerprint
 from .types import (
@@ -29,20 +28,6 @@ from .types import (
     TopLogprob,
     Usage,
 )
-
-_ALPHANUMERIC = string.ascii_letters + string.digits
-# Ids need to be distinct, not secret: seeded from the OS (again in a forked child), then many
-# times cheaper than `secrets.choice` per character (3 us against 26 us an id).
-_ids = random.Random()
-os.register_at_fork(after_in_child=_ids.seed)
-# A random byte to a letter or digit (byte % 62: the first eight a little likelier, 5/256 against
-# 4/256, which distinct ids do not mind): 0.6 us an id against 3.3 us for `choices`.
-_ID_CHARACTERS = bytes(ord(_ALPHANUMERIC[b % len(_ALPHANUMERIC)]) for b in range(256))
-
-
-def random_id(prefix: str, length: int) -> str:
-    """`prefix` + `length` random letters and digits, as the real API's ids look."""
-    return prefix + _ids.randbytes(length).translate(_ID_CHARACTERS).decode("ascii")
 
 
 def token_limit(request: Request) -> int | None:

@@ -33,6 +33,11 @@ _SCHEMA: dict[str, Any] = json.loads(
 _FAST = jsonschema_rs.Draft202012Validator(_SCHEMA, validate_formats=False)
 
 
+def fast_validator(*rules: dict[str, Any]) -> Any:
+    """A jsonschema_rs validator of the request schema and `rules` besides (`allOf`)."""
+    return jsonschema_rs.Draft202012Validator({**_SCHEMA, "allOf": list(rules)}, validate_formats=False)
+
+
 @lru_cache(maxsize=1)
 def _precise() -> Any:
     """The pure-python validator, imported and built on the first rejection (~0.05 s of start-up)."""

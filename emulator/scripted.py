@@ -148,13 +148,22 @@ class ScriptedReply:
     generate: bool = False
     delivery: Delivery = field(default_factory=Delivery)
     fault: Fault | None = None
+    # The drafts of a reply that neither fills in the request's values nor generates, made once
+    # and shared by its requests (nothing changes a Draft after it is made).
+    _fixed: tuple[Draft, ...] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        literal = [*self.contents, *([self.refusal] if self.refusal else [])]
+        if not self.generate and all(len(template.parts) == 1 for template in literal):
+            object.__setattr__(self, "_fixed", self._drafts(RequestView({}), 0))
 
     def script(self, source: str, view: RequestView, seed: int, failing: bool) -> Script:
         """What to send, with the fault's stream break when this request is one that fails."""
         delivery = self.delivery
         if failing and self.fault is not None and self.fault.stream is not None:
             delivery = dataclasses.replace(delivery, fault=self.fault.stream)
-        return Script(drafts=self._drafts(view, seed), source=source, delivery=delivery, usage=self.usage)
+        drafts = self._fixed if self._fixed is not None else self._drafts(view, seed)
+        return Script(drafts=drafts, source=source, delivery=delivery, usage=self.usage)
 
     def _drafts(self, view: RequestView, seed: int) -> tuple[Draft, ...]:
         says_nothing = not (self.contents or self.refusal or self.tool_calls)

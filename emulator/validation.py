@@ -5,9 +5,9 @@ like the live API, only the first problem is reported.
     body = parse_body(raw, request.headers.get("content-type"))
     validate_request(body)   # raises OpenAIError(400, ...) or returns
 
-Accepting costs a few microseconds: one call into jsonschema_rs plus the checks around it. The
-schema check, and the wording of what it finds, is request_schema.py; the rules here word
-their rejections with its phrases.
+Accepting costs a few microseconds: one call into jsonschema_rs, with the rules below that a
+schema can say, then the conversation's rules. The schema check, and the wording of what it
+finds, is request_schema.py; the rules here word their rejections with its phrases.
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ def _parse_slowly(raw: bytes) -> Any:
 
 def validate_request(body: dict[str, Any]) -> None:
     """Raise the OpenAIError the live API answers `body` with; return if it would be accepted."""
+    if _accepted_at_once(body):
+        return
     for check in _CHECKS:
         error = check(body)
         if error is not None:
@@ -183,7 +185,7 @@ def _audio_output_needs_audio(body: dict[str, Any]) -> OpenAIError | None:
 
 def _conversation(body: dict[str, Any]) -> OpenAIError | None:
     """Message-level rules, in the older `messages.[i]` notation the live API keeps for them."""
-    answered_turn: set[str] | None = None  # tool_call ids of the assistant turn being answered
+    answered_turn: list[str] | None = None  # tool_call ids of the assistant turn being answered
     unanswered: list[str] = []
     turn_at = 0
     for i, message in enumerate(body["messages"]):
@@ -204,8 +206,8 @@ def _conversation(body: dict[str, Any]) -> OpenAIError | None:
             return _unanswered_calls(unanswered, turn_at)
         calls = message.get("tool_calls") if role == "assistant" else None
         if calls:
-            answered_turn = {call["id"] for call in calls}
-            unanswered = [call["id"] for call in calls]
+            answered_turn = [call["id"] for call in calls]  # a few: a list looks up as fast as a set
+            unanswered = answered_turn.copy()
             turn_at = i
         else:
             answered_turn = None
@@ -221,7 +223,7 @@ def _may_lack_content(role: str, message: dict[str, Any]) -> bool:
     )
 
 
-def _tool_answer(message: dict[str, Any], i: int, turn: set[str] | None) -> OpenAIError | None:
+def _tool_answer(message: dict[str, Any], i: int, turn: list[str] | None) -> OpenAIError | None:
     if "tool_call_id" not in message:
         return invalid_request(
             "Missing parameter 'tool_call_id': messages with role 'tool' must have a"
@@ -304,6 +306,54 @@ def _strict_problem(spec: dict[str, Any], key: str = "schema") -> str | None:
 @lru_cache(maxsize=256)
 def _strict_problem_of(schema_json: str | bytes) -> str | None:
     return strict_schema_problem(json.loads(schema_json))
+
+
+# -- the accept path ------------------------------------------------------------------------
+#
+# A body the request schema accepts together with the rules below passes every check but
+# _conversation, which the accept path runs after: one call into jsonschema_rs instead of a
+# Python call a check (the benchmark's request: 49.6k -> 38.5k instructions, 5.1 -> 3.7 us). The rules may turn away
+# more than the checks do (any reasoning_effort, JSON mode, a strict schema; reasoning models
+# are never tried): such a body, like any the rules turn away, goes through every check in order,
+# which words the first problem or accepts it.
+
+
+def _given(name: str) -> dict[str, Any]:
+    """The parameter is sent, and not as null."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
+def _is(name: str, value: Any) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"const": value}}}
+
+
+_ACCEPTED_AT_ONCE = request_schema.fast_validator(
+    {"not": _given("reasoning_effort")},  # _unknown_parameters: only reasoning models know it
+    {"if": {"not": _given("tools")}, "then": {"not": {"anyOf": [_given("tool_choice"), _given("parallel_tool_calls")]}}},
+    {"if": _given("stream_options"), "then": _is("stream", True)},  # _switches_required
+    {"if": _given("top_logprobs"), "then": _is("logprobs", True)},
+    {  # _audio_output_needs_audio
+        "if": {"required": ["modalities"], "properties": {"modalities": {"type": "array", "contains": {"const": "audio"}}}},
+        "then": _given("audio"),
+    },
+    {"not": {"required": ["response_format"], "properties": {"response_format": _is("type", "json_object")}}},
+    {  # _strict_schemas
+        "not": {"required": ["response_format"], "properties": {"response_format": {
+            "required": ["json_schema"], "properties": {"json_schema": _is("strict", True)}}}},
+        "properties": {"tools": {"items": {"not": {"required": ["function"], "properties": {
+            "function": _is("strict", True)}}}}},
+    },
+)
+
+
+def _accepted_at_once(body: dict[str, Any]) -> bool:
+    """Whether every check would accept `body`, found out at once; False when unsure."""
+    try:
+        if _reasoning(body.get("model")) or not _ACCEPTED_AT_ONCE.is_valid(body):
+            return False
+    except ValueError:  # a lone surrogate as a key, which only the precise validator takes
+        return False
+    return _conversation(body) is None
 
 
 _CHECKS: tuple[Callable[[dict[str, Any]], OpenAIError | None], ...] = (

@@ -1,0 +1,74 @@
+"""validation.py's accept path: a body it accepts at once is one every check accepts, and the
+usual request is accepted at once rather than check by check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator import validation
+from tests.seed_examples import SEED_BASIC, SEED_STREAM, SEED_TOOLS, WEATHER_TOOL
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_current_weather", "arguments": "{}"}}
+STRICT_TOOL = {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "strict": True}}
+STRICT_FORMAT = {"type": "json_schema", "json_schema": {"name": "f", "strict": True, "schema": {
+    "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": False}}}
+
+# Each parameter's values, among them those that break a rule the schema cannot see at a glance.
+OPTIONAL: dict[str, list[Any]] = {
+    "tools": [None, [WEATHER_TOOL], [STRICT_TOOL]],
+    "tool_choice": [None, "auto", "none", "required", {"type": "function", "function": {"name": "get_current_weather"}}],
+    "parallel_tool_calls": [None, True, False],
+    "stream": [None, True, False],
+    "stream_options": [None, {"include_usage": True}],
+    "logprobs": [None, True, False],
+    "top_logprobs": [None, 0, 3],
+    "modalities": [None, ["text"], ["text", "audio"]],
+    "audio": [None, {"voice": "alloy", "format": "wav"}],
+    "response_format": [None, {"type": "text"}, {"type": "json_object"}, STRICT_FORMAT],
+    "reasoning_effort": [None, "low"],
+    "max_tokens": [None, 5],
+    "temperature": [None, 1, 0.5],
+}
+MESSAGES: list[list[dict[str, Any]]] = [
+    [{"role": "user", "content": "Say json."}],
+    [{"role": "user", "content": None}],
+    [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": [CALL]},
+     {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}],
+    [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": [CALL]}],
+    [{"role": "user", "content": "Weather?"}, {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}],
+    [{"role": "assistant", "content": None, "tool_calls": [CALL]}, {"role": "tool", "tool_call_id": "call_2", "content": "x"}],
+    [{"role": "assistant", "content": None}],
+]
+
+
+def _every_check_accepts(body: dict[str, Any]) -> bool:
+    return all(check(body) is None for check in validation._CHECKS)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(["gpt-4o-mini", "gpt-4o", "o3-mini", "gpt-5"]),
+    messages=st.sampled_from(MESSAGES),
+    chosen=st.fixed_dictionaries({}, optional={name: st.sampled_from(values) for name, values in OPTIONAL.items()}),
+)
+def test_a_body_accepted_at_once_is_accepted_by_every_check(
+    model: str, messages: list[dict[str, Any]], chosen: dict[str, Any]
+) -> None:
+    body = {"model": model, "messages": messages, **chosen}
+    if validation._accepted_at_once(body):
+        assert _every_check_accepts(body), body
+
+
+def test_the_usual_requests_are_accepted_at_once() -> None:
+    for body in (SEED_BASIC, SEED_STREAM, SEED_TOOLS, {"model": "gpt-4o-mini", "messages": MESSAGES[2], "tools": [WEATHER_TOOL]}):
+        assert validation._accepted_at_once(dict(body)), body
+
+
+def test_a_body_turned_away_at_once_is_still_judged_check_by_check() -> None:
+    # JSON mode is never accepted at once; the checks accept it when a message says json.
+    body = {"model": "gpt-4o", "messages": MESSAGES[0], "response_format": {"type": "json_object"}}
+    assert not validation._accepted_at_once(body)
+    validation.validate_request(body)
