@@ -443,17 +443,17 @@ def _fixture_name(reply: Reply) -> str | None:
 
 
 def _journal(
-    emulator: Emulator, scope: Scope, parsed_body: bytes | None, status: int, fixture: str | None, summary: Any,
+    emulator: Emulator, scope: Scope, raw_body: bytes | None, status: int, fixture: str | None, summary: Any,
     started: float,
 ) -> None:
-    """Journal the request; `parsed_body` is its body when that parsed as a JSON object, else None."""
+    """Journal the request; `raw_body` is its body when that parsed as a JSON object, else None."""
     emulator.journal.record(
         JournalEntry(
             time=time.time(),
             method=scope["method"],
             path=scope["path"],
             headers=ReceivedHeaders(scope["headers"]),  # decoded and redacted when read
-            raw_body=parsed_body,
+            raw_body=raw_body,
             status=status,
             fixture=fixture,
             reply=summary,

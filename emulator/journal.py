@@ -78,7 +78,7 @@ class JournalEntry:
     An entry keeps the body's bytes rather than the request's parsed body: one object for
     each of the journal's requests rather than one for each value. The journal outlives the
     memory caches, so each request's values, freed as it ends, are the next one's (measured:
-    524 misses of a 2 MB cache a request at 1000 entries kept, 131 so; BENCHMARKS.md).
+    524 misses of a 2 MB cache a request at 1000 entries kept, 125 so; BENCHMARKS.md).
     """
 
     time: float
