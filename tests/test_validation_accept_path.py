@@ -12,13 +12,15 @@ from emulator import validation
 from tests.seed_examples import SEED_BASIC, SEED_STREAM, SEED_TOOLS, WEATHER_TOOL
 
 CALL = {"id": "call_1", "type": "function", "function": {"name": "get_current_weather", "arguments": "{}"}}
-STRICT_TOOL = {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "strict": True}}
+STRICT_TOOL = {"type": "function", "function": {"name": "lookup", "strict": True, "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"], "additionalProperties": False}}}
+UNFIT_STRICT_TOOL = {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "strict": True}}  # no additionalProperties
 STRICT_FORMAT = {"type": "json_schema", "json_schema": {"name": "f", "strict": True, "schema": {
     "type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": False}}}
 
 # Each parameter's values, among them those that break a rule the schema cannot see at a glance.
 OPTIONAL: dict[str, list[Any]] = {
-    "tools": [None, [WEATHER_TOOL], [STRICT_TOOL]],
+    "tools": [None, [WEATHER_TOOL], [STRICT_TOOL], [UNFIT_STRICT_TOOL]],
     "tool_choice": [None, "auto", "none", "required", {"type": "function", "function": {"name": "get_current_weather"}}],
     "parallel_tool_calls": [None, True, False],
     "stream": [None, True, False],
@@ -67,8 +69,14 @@ def test_the_usual_requests_are_accepted_at_once() -> None:
         assert validation._accepted_at_once(dict(body)), body
 
 
+def test_json_mode_and_strict_schemas_are_accepted_at_once() -> None:
+    for extra in ({"response_format": {"type": "json_object"}}, {"response_format": STRICT_FORMAT},
+                  {"tools": [STRICT_TOOL]}):
+        assert validation._accepted_at_once({"model": "gpt-4o", "messages": MESSAGES[0], **extra}), extra
+
+
 def test_a_body_turned_away_at_once_is_still_judged_check_by_check() -> None:
-    # JSON mode is never accepted at once; the checks accept it when a message says json.
-    body = {"model": "gpt-4o", "messages": MESSAGES[0], "response_format": {"type": "json_object"}}
+    # A reasoning model is never tried at once; the checks accept its reasoning_effort.
+    body = {"model": "o3-mini", "messages": MESSAGES[0], "reasoning_effort": "low"}
     assert not validation._accepted_at_once(body)
     validation.validate_request(body)
