@@ -66,7 +66,7 @@ class RequestView:
 
     def __init__(self, body: Mapping[str, Any], headers: Mapping[str, str] | None = None) -> None:
         self.body = body
-        self.raw_headers = headers or {}
+        self.raw_headers = headers if headers is not None else {}  # not `or`: Starlette's Headers decodes its names for len()
 
     @_Part
     def model(self) -> str:
