@@ -134,20 +134,16 @@ def _head(content: bytes | AsyncIterator[bytes], rid: str, started: float, extra
             return Response(content, headers=headers, media_type="application/json").raw_headers
         return StreamingResponse(content, headers=headers, media_type="text/event-stream").raw_headers
     # The usual case: prebuilt pairs, in the order Starlette gives a headers dict, nothing encoded twice.
-    head = [
-        (b"x-request-id", rid.encode("latin-1")),
-        (b"openai-organization", b"user-emulator"),
-        (b"openai-processing-ms", _processing_ms(started).encode("latin-1")),
-        *_FIXED_RAW_HEADERS,
-    ]
+    rid_pair = (b"x-request-id", rid.encode("latin-1"))
+    ms_pair = (b"openai-processing-ms", _processing_ms(started).encode("latin-1"))
     if isinstance(content, bytes):
-        head += [(b"content-length", str(len(content)).encode("latin-1")), _JSON_TYPE]
-    else:
-        head.append(_SSE_TYPE)
-    return head
+        length = (b"content-length", b"%d" % len(content))
+        return [rid_pair, _ORGANIZATION, ms_pair, *_FIXED_RAW_HEADERS, length, _JSON_TYPE]
+    return [rid_pair, _ORGANIZATION, ms_pair, *_FIXED_RAW_HEADERS, _SSE_TYPE]
 
 
 RawHeaders = list[tuple[bytes, bytes]]
+_ORGANIZATION = (b"openai-organization", b"user-emulator")
 _JSON_TYPE = (b"content-type", b"application/json")
 _SSE_TYPE = (b"content-type", b"text/event-stream; charset=utf-8")
 

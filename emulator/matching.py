@@ -74,8 +74,8 @@ class RequestView:
 
     @_Part
     def messages(self) -> list[Mapping[str, Any]]:
-        # is_mapping's test inline: its call, once a message, was a tenth of this part's cost
-        return [m for m in self.body.get("messages") or () if isinstance(m, (dict, Mapping))]
+        # is_mapping's test inline, dict first: its call, once a message, was a tenth of this part's cost
+        return [m for m in self.body.get("messages") or () if isinstance(m, dict) or isinstance(m, Mapping)]
 
     @_Part
     def last_user_index(self) -> int:
