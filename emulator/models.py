@@ -87,7 +87,7 @@ def is_reasoning(model: str) -> bool:
     return name.startswith(("o1", "o3", "o4", "gpt-5"))
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)  # twice a request: the prompt count and the reply's pieces
 def encoding_for(model: str) -> Encoding:
     """The tokenizer of a model: o200k_base for gpt-4o, gpt-4.1, o-series and gpt-5; else cl100k_base."""
     name = base_name(model)
