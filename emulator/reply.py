@@ -103,7 +103,7 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
             finish = "length"
             break
         pieces = take(call.arguments) or ()
-        calls.append(ToolCall(id=call.id or random_id("call_", 24), name=call.name, argument_pieces=pieces))
+        calls.append(ToolCall(call.id or random_id("call_", 24), call.name, pieces))
     if finish is None:
         finish = _natural_finish(request, bool(calls))
     logprobs = None
