@@ -99,6 +99,8 @@ class _Tier:
 
     def candidates(self, view: RequestView) -> Iterable[Fixture]:
         """The fixtures that could match, in rank order."""
+        if not self._rank:  # the runtime tier, when a test adds no fixtures: asked on every request
+            return ()
         lists = [self._rest] if self._rest else []
         # Each part is worked out only when some fixture is indexed by it.
         if self._by_user and (found := self._by_user.get(view.last_user)):
