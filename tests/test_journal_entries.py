@@ -57,3 +57,12 @@ def test_an_entry_of_a_body_rejected_by_validation_keeps_it(http: httpx.Client, 
     sent = {"model": "gpt-4o", "messages": [{"role": "user", "content": QUESTION}], "n": "two"}
     assert http.post("/v1/chat/completions", json=sent).status_code == 400
     assert emulator.journal.entries()[-1].body == sent
+
+
+def test_an_entry_reads_the_headers_as_received(http: httpx.Client, emulator: Emulator) -> None:
+    """Names in lower case, the first of a repeated name, an empty value kept, a key redacted."""
+    sent = {"model": "gpt-4o", "messages": [{"role": "user", "content": QUESTION}]}
+    headers = [("X-Trace", "first"), ("x-trace", "second"), ("X-Empty", ""), ("Authorization", "Bearer sk-test")]
+    assert http.post("/v1/chat/completions", json=sent, headers=httpx.Headers(headers)).status_code == 200
+    received = emulator.journal.entries()[-1].headers
+    assert (received["x-trace"], received["x-empty"], received["authorization"]) == ("first", "", "[redacted]")
