@@ -80,7 +80,7 @@ def generate(request: Request, seed: int) -> Script:
     """A generated answer for every choice the request asks for."""
     n = request.get("n") or 1
     drafts = tuple(draft(request, choice_seed(seed, index)) for index in range(n))
-    return Script(drafts, "generated")  # positional: as in reply.py, a class called with keywords builds a dict
+    return Script(drafts, "generated")  # positional (types.py)
 
 
 def draft(request: Request, seed: int) -> Draft:

@@ -70,7 +70,8 @@ _UNREAD: Any = object()  # the body, before it is first read
 
 
 # Written for every request, read for few: slotted, not frozen, whose __init__ sets each field
-# through object.__setattr__ (1.7 us against 0.5 us an entry).
+# through object.__setattr__ (1.7 us against 0.5 us an entry); built with positional arguments,
+# as types.py says why (1.1 us against 0.45 us).
 @dataclass(slots=True)
 class JournalEntry:
     """One request the emulator answered; `body` is parsed from `raw_body` when first read.

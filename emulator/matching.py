@@ -74,8 +74,8 @@ class RequestView:
 
     @_Part
     def messages(self) -> list[Mapping[str, Any]]:
-        # is_mapping's test inline, a plain dict first (parsed JSON): a call, or a tuple of types, a message
-        # cost a tenth of this part each
+        # is_mapping's test inline, a plain dict (parsed JSON) tried by its type: a call, or a tuple
+        # of types, for each message cost a tenth of this part each
         return [m for m in self.body.get("messages") or () if type(m) is dict or isinstance(m, Mapping)]
 
     @_Part

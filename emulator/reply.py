@@ -50,10 +50,17 @@ def build_reply(request: Request, script: Script, seed: int) -> Reply:
     usage = Usage(tokens.prompt_tokens(request["messages"], model, request.get("tools")), completion_tokens)
     if script.usage:
         usage = replace(usage, **{k: v for k, v in script.usage.items() if k != "total_tokens"})
-    # Positional, in the order of Reply's fields (as Choice, in _choice).
-    reply_id, created, served_model = random_id("chatcmpl-", 29), int(time.time()), snapshot(model)
-    fingerprint, tier = system_fingerprint(model), _service_tier(request.get("service_tier"))
-    return Reply(reply_id, created, served_model, fingerprint, tier, tuple(choices), usage, script.source, script.delivery)
+    return Reply(  # positional (types.py), each field named after it
+        random_id("chatcmpl-", 29),  # id
+        int(time.time()),  # created
+        snapshot(model),  # model
+        system_fingerprint(model),  # system_fingerprint
+        _service_tier(request.get("service_tier")),  # service_tier
+        tuple(choices),  # choices
+        usage,  # usage
+        script.source,  # source
+        script.delivery,  # delivery
+    )
 
 
 def _service_tier(requested: str | None) -> str:
@@ -110,8 +117,7 @@ def _choice(request: Request, draft: Draft, index: int, seed: int) -> tuple[Choi
     if request.get("logprobs"):
         scored = content if content is not None else refusal
         logprobs = _logprobs(scored or (), request.get("top_logprobs") or 0, model, seed, index)
-    # Positional, as Choice orders its fields: a class called with keywords builds a dict of them
-    # (6 fields: 0.55 us against 0.2 us), and one is built for every choice of every request.
+    # positional (types.py): index, content_pieces, refusal_pieces, tool_calls, finish_reason, logprobs
     return Choice(index, content, refusal, tuple(calls), finish, logprobs), used
 
 

@@ -163,7 +163,7 @@ class ScriptedReply:
         if failing and self.fault is not None and self.fault.stream is not None:
             delivery = dataclasses.replace(delivery, fault=self.fault.stream)
         drafts = self._fixed if self._fixed is not None else self._drafts(view, seed)
-        return Script(drafts, source, delivery, self.usage)  # positional: as Choice, in reply.py
+        return Script(drafts, source, delivery, self.usage)  # positional (types.py)
 
     def _drafts(self, view: RequestView, seed: int) -> tuple[Draft, ...]:
         says_nothing = not (self.contents or self.refusal or self.tool_calls)

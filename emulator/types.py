@@ -79,6 +79,9 @@ class Script:
 # frozen ones, whose __init__ sets every field through object.__setattr__ (a Usage: 1.5 us
 # against 0.5 us; a Reply and its Choice: 3.2 us against 1.2 us). The same holds for the Draft,
 # its calls and the Script above, made afresh for each request by a fixture or the generator.
+# The request path also builds them with positional arguments: CPython 3.11 hands the keywords of
+# a call to a class on to __init__ as a dict built for the call (a Choice: 0.55 us with keywords
+# against 0.2 us).
 
 
 @dataclass(slots=True)
