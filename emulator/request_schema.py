@@ -35,6 +35,8 @@ _FAST = jsonschema_rs.Draft202012Validator(_SCHEMA, validate_formats=False)
 
 def fast_validator(*rules: dict[str, Any]) -> Any:
     """A jsonschema_rs validator of the request schema and `rules` besides (`allOf`)."""
+    if not rules:
+        return _FAST
     return jsonschema_rs.Draft202012Validator({**_SCHEMA, "allOf": list(rules)}, validate_formats=False)
 
 

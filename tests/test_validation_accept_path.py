@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,21 @@ def test_a_body_turned_away_at_once_is_still_judged_check_by_check() -> None:
     body = {"model": "o3-mini", "messages": MESSAGES[0], "reasoning_effort": "low"}
     assert not validation._accepted_at_once(body)
     validation.validate_request(body)
+
+
+# Each sends one parameter in a way a check turns away, and nothing else the checks would mind.
+RULE_BREAKERS = {
+    "reasoning_effort on a model that has no reasoning": {"reasoning_effort": "low"},
+    "tool_choice without tools": {"tool_choice": "auto"},
+    "parallel_tool_calls without tools": {"parallel_tool_calls": True},
+    "stream_options without stream": {"stream_options": {"include_usage": True}},
+    "top_logprobs without logprobs": {"top_logprobs": 3},
+    "audio output without audio": {"modalities": ["text", "audio"]},
+}
+
+
+@pytest.mark.parametrize("extra", RULE_BREAKERS.values(), ids=RULE_BREAKERS.keys())
+def test_a_body_that_breaks_a_rule_is_judged_check_by_check(extra: dict[str, Any]) -> None:
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES[0], **extra}
+    assert not _every_check_accepts(body)
+    assert not validation._accepted_at_once(body)
