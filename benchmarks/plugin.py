@@ -122,16 +122,16 @@ def rows(rounds: int = 3) -> list[Row]:
             runs["plain 1"].append(_wall(folder, "-p", "no:emulator", "test_one_plain.py"))
             runs["plain test"].append(_per_test(folder, "-p", "no:emulator", "test_more_plain.py"))
             runs["emu test"].append(_per_test(folder, "test_more_emulator.py"))
-    wall = {key: statistics.median(values) for key, values in runs.items()}
-    plain_test = wall["plain test"]
-    emulator_test = wall["emu test"]
+    medians = {key: statistics.median(values) for key, values in runs.items()}
+    plain_test = medians["plain test"]
+    emulator_test = medians["emu test"]
     setup = statistics.median(setups)
     return [
         # pytest prints durations to 10 ms; the server's own start is the bulk of this setup.
         Row("pytest plugin: first start (setup of the first test: session server up)", "-",
             f"{setup * 1000:.0f} ms", None, "<= 100 ms", setup <= 0.1),
-        Row("pytest plugin: first start (pytest run, 1 test + 1 request)", f"{wall['plain 1'] * 1000:.0f} ms",
-            f"{wall['first'] * 1000:.0f} ms", wall["first"] / wall["plain 1"], "", None),
+        Row("pytest plugin: first start (pytest run, 1 test + 1 request)", f"{medians['plain 1'] * 1000:.0f} ms",
+            f"{medians['first'] * 1000:.0f} ms", medians["first"] / medians["plain 1"], "", None),
         Row("pytest plugin: per-test time (overhead = the difference)", f"{plain_test * 1000:.2f} ms",
             f"{emulator_test * 1000:.2f} ms", emulator_test / plain_test, "", None),
     ]
