@@ -327,24 +327,31 @@ def _is(name: str, value: Any) -> dict[str, Any]:
     return {"required": [name], "properties": {name: {"const": value}}}
 
 
-_ACCEPTED_AT_ONCE = request_schema.fast_validator(
-    {"not": _given("reasoning_effort")},  # _unknown_parameters: only reasoning models know it
-    {"if": {"not": _given("tools")}, "then": {"not": {"anyOf": [_given("tool_choice"), _given("parallel_tool_calls")]}}},
-    {"if": _given("stream_options"), "then": _is("stream", True)},  # _switches_required
-    {"if": _given("top_logprobs"), "then": _is("logprobs", True)},
-    {  # _audio_output_needs_audio
-        "if": {"required": ["modalities"], "properties": {"modalities": {"type": "array", "contains": {"const": "audio"}}}},
-        "then": _given("audio"),
-    },
+# Each rule with the parameters it names: it holds for a body that sends none of them, and such
+# a body needs the schema alone.
+_RULES: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("reasoning_effort",), {"not": _given("reasoning_effort")}),  # _unknown_parameters: only reasoning models know it
+    (
+        ("tool_choice", "parallel_tool_calls"),  # _tools_required
+        {"if": {"not": _given("tools")}, "then": {"not": {"anyOf": [_given("tool_choice"), _given("parallel_tool_calls")]}}},
+    ),
+    (("stream_options",), {"if": _given("stream_options"), "then": _is("stream", True)}),  # _switches_required
+    (("top_logprobs",), {"if": _given("top_logprobs"), "then": _is("logprobs", True)}),
+    (
+        ("modalities",),  # _audio_output_needs_audio
+        {
+            "if": {"required": ["modalities"], "properties": {"modalities": {"type": "array", "contains": {"const": "audio"}}}},
+            "then": _given("audio"),
+        },
+    ),
 )
-# The parameters the rules above name: each rule holds for a body that sends none of them.
-_RULED = frozenset(("reasoning_effort", "tool_choice", "parallel_tool_calls", "stream_options", "top_logprobs", "modalities"))
+_ACCEPTED_AT_ONCE = request_schema.fast_validator(*(rule for _, rule in _RULES))
+_RULED = frozenset(name for names, _ in _RULES for name in names)
 _SCHEMA_ONLY = request_schema.fast_validator()
 
 
 def _accepted_at_once(body: dict[str, Any]) -> bool:
     """Whether every check would accept `body`, found out at once; False when unsure."""
-    # A body that sends none of the parameters the rules name needs the schema alone.
     validator = _SCHEMA_ONLY if _RULED.isdisjoint(body) else _ACCEPTED_AT_ONCE
     try:
         if _reasoning(body.get("model")) or not validator.is_valid(body):
