@@ -227,7 +227,7 @@ class EmulatorApp:
         self.state = self.routes.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and _route_path(scope) == CHAT_PATH:
+        if scope["type"] == "http" and scope["method"] == "POST" and route_path(scope) == CHAT_PATH:
             await self.chat_completions(scope, receive, send)
         else:
             await self.routes(scope, receive, send)
@@ -353,7 +353,7 @@ def _request_headers(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str | 
 _WANTED = frozenset((b"authorization", b"content-type", b"content-length"))
 
 
-def _route_path(scope: Scope) -> str:
+def route_path(scope: Scope) -> str:
     """The path as Starlette routes it: without the root path the app is mounted at."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from .app import error_response
+from .app import error_response, route_path
 from .auth import bearer_key
 from .errors import OpenAIError
 from .exchange import Exchange
@@ -56,7 +56,8 @@ class Upstream:
 
     async def forward(self, request: Request, body: bytes, *, record: bool) -> Response:
         """The upstream's answer to `request`, whose body was read as `body`; recorded if `record`."""
-        url = self.base_url + request.url.path.removeprefix("/v1")
+        # The path below the prefix the app is mounted at: the upstream knows only its own routes.
+        url = self.base_url + route_path(request.scope).removeprefix("/v1")
         if request.url.query:
             url += "?" + request.url.query
         headers = {name: value for name, value in request.headers.items() if name not in HOP_BY_HOP}

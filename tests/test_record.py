@@ -23,6 +23,8 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessageParam
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from emulator import registry
 from emulator.app import Emulator, create_app
@@ -255,6 +257,25 @@ def test_the_client_gets_the_upstream_answer_unchanged(recorded: Recording, upst
         for name in ("content-type", "openai-version", "x-ratelimit-limit-requests"):
             assert proxied.headers[name] == direct.headers[name]
     assert entries(recorded.path) == []  # a request without messages is no fixture
+
+
+@pytest.mark.parametrize("forwarding", ["record", "record-missing"])
+def test_mounted_under_a_prefix_requests_go_upstream_without_it(
+    upstream: BackgroundServer, scripted: Emulator, tmp_path: Path, forwarding: str
+) -> None:
+    scripted.add_fixture({"match": {}, "reply": {"content": "from upstream"}})
+    path = tmp_path / "mounted.yaml"
+    forwarder = Upstream(upstream.base_url, Recorder(path, upstream=upstream.base_url))
+    inner = recorder_app(forwarder) if forwarding == "record" else create_app(Settings(port=0), upstream=forwarder)
+    outer = Starlette(routes=[Mount("/emu", app=inner)])
+    with (
+        BackgroundServer(app=outer) as proxy,
+        openai.OpenAI(base_url=proxy.url + "/emu/v1", api_key=KEY, max_retries=0) as client,
+    ):
+        assert ask(client, stream=False, messages=user("Mounted?"))["content"] == "from upstream"
+    assert [entry.path for entry in scripted.journal] == ["/v1/chat/completions"]
+    (entry,) = entries(path)
+    assert entry["match"]["last_user"] == "Mounted?"
 
 
 def test_a_stream_is_forwarded_chunk_by_chunk_as_it_arrives(recorded: Recording, scripted: Emulator) -> None:
