@@ -264,7 +264,7 @@ class EmulatorApp:
                 log.info("POST %s: the client left before its body arrived", CHAT_PATH)
                 return None
             body = parse_body(raw, content_type)
-            validate_request(body)
+            validate_request(body, raw)
             _check_model(body["model"], emulator.settings)
             script, seed = emulator.answer(body, Headers(raw=scope["headers"]), rid)
             if self.upstream is not None and script.source == "generated":

@@ -1,10 +1,15 @@
-"""validation.py's accept path: a body it accepts at once is one every check accepts, and the
-usual request is accepted at once rather than check by check."""
+"""validation.py's accept path: a body it accepts at once is one every check accepts, the
+usual request is accepted at once rather than check by check, and bytes accepted lately are
+accepted again without a check."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -99,3 +104,69 @@ def test_a_body_that_breaks_a_rule_is_judged_check_by_check(extra: dict[str, Any
     body = {"model": "gpt-4o-mini", "messages": MESSAGES[0], **extra}
     assert not _every_check_accepts(body)
     assert not validation._accepted_at_once(body)
+
+
+# -- bytes accepted lately --------------------------------------------------------------------
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
+    """How many bodies validation has checked since the test began."""
+    checked = []
+    first_check = validation._accepted_at_once
+
+    def counted(body: dict[str, Any]) -> bool:
+        checked.append(body)
+        return first_check(body)
+
+    monkeypatch.setattr(validation, "_accepted_at_once", counted)
+    return lambda: len(checked)
+
+
+def _new_body(size: int = 0) -> dict[str, Any]:
+    """A body no test sent before, its message padded to about `size` characters."""
+    text = f"Say hi. {uuid.uuid4()}".ljust(size, ".")
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
+
+
+def _raw(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
+
+
+def test_a_body_sent_again_is_accepted_without_a_check(client: openai.OpenAI, checks: Callable[[], int]) -> None:
+    body = _new_body()
+    first = client.chat.completions.create(**body)
+    again = client.chat.completions.create(**body)
+    assert (first.choices[0].message.content, again.choices[0].message.content) != (None, None)
+    assert checks() == 1
+    client.chat.completions.create(**_new_body())
+    assert checks() == 2
+
+
+def test_a_body_sent_again_after_a_rejection_is_rejected_again(client: openai.OpenAI) -> None:
+    body = {**_new_body(), "tool_choice": "auto"}  # tool_choice without tools
+    messages = []
+    for _ in range(2):
+        with pytest.raises(openai.BadRequestError) as rejected:
+            client.chat.completions.create(**body)
+        messages.append(rejected.value.message)
+    assert messages[0] == messages[1]
+    assert "tool_choice" in messages[0]
+
+
+def test_only_the_bodies_accepted_lately_are_kept(checks: Callable[[], int]) -> None:
+    first = _new_body()
+    validation.validate_request(first, _raw(first))
+    for _ in range(validation._KEPT):
+        body = _new_body()
+        validation.validate_request(body, _raw(body))
+    checked = checks()
+    validation.validate_request(first, _raw(first))
+    assert checks() == checked + 1
+
+
+def test_a_body_past_the_kept_size_is_checked_each_time(checks: Callable[[], int]) -> None:
+    body = _new_body(validation._KEEPABLE + 1)
+    for _ in range(2):
+        validation.validate_request(body, _raw(body))
+    assert checks() == 2
