@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import string
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,14 +34,17 @@ def wrk_path() -> str | None:
 
 
 def drive(
-    address: tuple[str, int], path: str, body: bytes, seconds: float, *, events_per_response: int = 0, use_wrk: bool
+    address: tuple[str, int], path: str, body: bytes | Sequence[bytes], seconds: float, *,
+    events_per_response: int = 0, use_wrk: bool,
 ) -> Sample:
-    """Send `body` to `path` for `seconds` on CONNECTIONS keep-alive connections."""
+    """POST `body` (or each of several bodies in turn) to `path` for `seconds` on CONNECTIONS
+    keep-alive connections."""
+    bodies = [body] if isinstance(body, bytes) else list(body)
     if use_wrk:
-        return _wrk(address, path, body, seconds, events_per_response)
-    request = loadgen.post(path, body)
+        return _wrk(address, path, bodies, seconds, events_per_response)
+    requests = [loadgen.post(path, each) for each in bodies]
     counting = events_per_response > 0
-    result = loadgen.run(address, request, connections=CONNECTIONS, duration=seconds, count_events=counting)
+    result = loadgen.run(address, requests, connections=CONNECTIONS, duration=seconds, count_events=counting)
     return Sample(
         rate=result.rate,
         events=result.event_rate,
@@ -50,23 +55,38 @@ def drive(
     )
 
 
-_LUA = """
+# One body: wrk builds the request once. Several (one a line): each request is the next of them,
+# built in `init`, once wrk has set the Host header.
+_LUA = string.Template("""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
-local file = io.open("{body}", "rb")
-wrk.body = file:read("*a")
-file:close()
-"""
+local bodies = {}
+for line in io.lines("$bodies") do bodies[#bodies + 1] = line end
+if #bodies == 1 then
+  wrk.body = bodies[1]
+else
+  local requests, sent = {}, 0
+  function init(args)
+    for i, body in ipairs(bodies) do requests[i] = wrk.format(nil, nil, nil, body) end
+  end
+  function request()
+    sent = sent % #requests + 1
+    return requests[sent]
+  end
+end
+""")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
-def _wrk(address: tuple[str, int], path: str, body: bytes, seconds: float, events_per_response: int) -> Sample:
+def _wrk(address: tuple[str, int], path: str, bodies: list[bytes], seconds: float, events_per_response: int) -> Sample:
+    if any(b"\n" in body for body in bodies):
+        raise ValueError("wrk takes its bodies one a line: a body must be compact JSON")
     with tempfile.TemporaryDirectory() as folder:
-        body_file = Path(folder, "body.json")
-        body_file.write_bytes(body)
+        body_file = Path(folder, "bodies.jsonl")
+        body_file.write_bytes(b"\n".join(bodies) + b"\n")
         script = Path(folder, "post.lua")
-        script.write_text(_LUA.format(body=body_file))
+        script.write_text(_LUA.substitute(bodies=body_file))
         command = [
             "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
             f"http://{address[0]}:{address[1]}{path}",

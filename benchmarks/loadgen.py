@@ -1,7 +1,7 @@
 """A bounded HTTP/1.1 load generator on raw non-blocking sockets (the fallback when wrk is absent).
 
-Closed loop: each keep-alive connection sends the same request, waits for the whole response,
-records its latency and sends again, until the duration or the request count runs out. One
+Closed loop: each keep-alive connection sends the request (or the next of several), waits for
+the whole response, records its latency and sends again, until the duration or the request count runs out. One
 epoll loop, no asyncio and no HTTP library, so the generator costs a few microseconds a
 request; `Result.cpu_share` says how busy it was (near 1.0 would mean it was the bottleneck).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import select
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -115,14 +116,16 @@ class _Connection:
 
 def run(
     address: tuple[str, int],
-    request: bytes,
+    request: bytes | Sequence[bytes],
     *,
     connections: int = 8,
     duration: float = 5.0,
     max_requests: int | None = None,
     count_events: bool = False,
 ) -> Result:
-    """Drive `address` with `request` on `connections` keep-alive connections, bounded in time and count."""
+    """Drive `address` with `request` (or several, sent in turn) on `connections` keep-alive
+    connections, bounded in time and count."""
+    requests = [request] if isinstance(request, bytes) else list(request)
     poller = select.epoll()
     open_connections: dict[int, _Connection] = {}
     result = Result()
@@ -136,7 +139,7 @@ def run(
             connection = _Connection(address)
             open_connections[connection.sock.fileno()] = connection
             poller.register(connection.sock.fileno(), select.EPOLLIN)
-            connection.send(request)
+            connection.send(requests[sent % len(requests)])
             sent += 1
         busy = len(open_connections)
         while busy:
@@ -164,7 +167,7 @@ def run(
                 else:
                     result.errors += 1
                 if sent < budget and now < deadline:
-                    connection.send(request)
+                    connection.send(requests[sent % len(requests)])
                     sent += 1
                 else:
                     busy -= 1

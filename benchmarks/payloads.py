@@ -53,6 +53,19 @@ def chat_request(*, stream: bool = False, **extra: Any) -> dict[str, Any]:
     return body
 
 
+def new_conversations(count: int) -> list[dict[str, Any]]:
+    """`count` chat requests, each a conversation of its own: the tool call's id differs (and is
+    as long as the usual one), so no two bodies, nor their messages, are the same."""
+    conversations = []
+    for i in range(count):
+        body = chat_request()
+        call_id = f"call_{i:06d}"
+        body["messages"][2]["tool_calls"][0]["id"] = call_id
+        body["messages"][3]["tool_call_id"] = call_id
+        conversations.append(body)
+    return conversations
+
+
 # Structured output long enough (~50 tokens) that a 48-token limit always cuts it.
 _FORECAST_FIELDS = ("summary", "advice", "city", "country", "conditions")
 FORECAST_FORMAT: dict[str, Any] = {

@@ -27,6 +27,9 @@ from .drivers import Sample
 from .servers import CHAT, Server
 from .table import NOT_BUILT, Row, print_table
 
+# More than the emulator keeps of what it worked out from a body (256 accepted bodies, 1,024
+# prompt counts), so each of them, sent in turn, comes back to an emulator that forgot it.
+NEW_CONVERSATIONS = 4096
 REPLAY_TEXT = "It is 18 degrees in Boston with a 70% chance of rain, so take an umbrella."
 
 
@@ -61,12 +64,12 @@ def fixture_file(folder: Path, count: int, *, contains: bool = False) -> Path:
     return path
 
 
-def replays(server: Server) -> bool:
-    """Whether the server answers the benchmark request from its fixture."""
+def replays(server: Server, body: bytes) -> bool:
+    """Whether the server answers the benchmark request `body` from its fixture."""
     connection = http.client.HTTPConnection(*server.address, timeout=30)
     headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
     try:
-        connection.request("POST", CHAT, payloads.encode(payloads.chat_request()), headers)
+        connection.request("POST", CHAT, body, headers)
         answer = json.loads(connection.getresponse().read())
     finally:
         connection.close()
@@ -204,7 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             for server in running.values():
                 server.wait_ready(timeout=120)
-            fixtures_built = all(replays(server) for key, server in running.items() if key.startswith("10"))
+            request = payloads.encode(payloads.chat_request())
+            fixtures_built = all(replays(server, request) for key, server in running.items() if key.startswith("10"))
             measured, samples = _throughput(running, fixtures_built, args.seconds, args.rounds, use_wrk)
             rows += measured
         finally:
@@ -240,9 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _throughput(
     running: dict[str, Server], fixtures_built: bool, seconds: float, rounds: int, use_wrk: bool
 ) -> tuple[list[Row], list[Sample]]:
-    """Generated, replayed and streamed replies, and matching among 10 and 10,000 fixtures."""
+    """Generated, replayed and streamed replies, a new conversation each request, and matching
+    among 10 and 10,000 fixtures."""
 
-    def run(server: Server, body: bytes, events: int = 0) -> Callable[[], Sample]:
+    def run(server: Server, body: bytes | Sequence[bytes], events: int = 0) -> Callable[[], Sample]:
         def sample() -> Sample:
             taken = drivers.drive(server.address, CHAT, body, seconds, events_per_response=events, use_wrk=use_wrk)
             if taken.errors:
@@ -271,10 +276,16 @@ def _throughput(
     if fixtures_built:
         few, lots = running["10"], running["10k"]
         few_contains, lots_contains = running["10 contains"], running["10k contains"]
+        # A new conversation each request: no body, and no message list, comes again while the
+        # emulator still keeps what it worked out from it (accepted bodies, prompt token counts).
+        conversations = [payloads.encode(body) for body in payloads.new_conversations(NEW_CONVERSATIONS)]
+        if not replays(few, conversations[0]):
+            raise RuntimeError("the fixture does not answer the benchmark's new conversations")
         pairs += [
             (run(base, request), run(few, request)),
             (run(few, request), run(lots, request)),
             (run(few_contains, request), run(lots_contains, request)),
+            (run(base, conversations), run(few, conversations)),
         ]
         warm += [(few, request), (lots, request), (few_contains, request), (lots_contains, request)]
     for server, body in warm:  # caches filled and code paths taken once before anything counts
@@ -289,6 +300,10 @@ def _throughput(
                     _num(stream_emu, "events"), ratio, ">= 0.7x", ratio >= 0.7))
     if fixtures_built:
         rows += throughput_rows("fixture replay", *results[2], floor=0.7)
+        new_base, new_emu = results[5]
+        rows.append(Row("fixture replay, a new conversation each request: requests/s", _num(new_base, "rate"),
+                        _num(new_emu, "rate"), median_ratio([s.rate for s in new_base], [s.rate for s in new_emu]),
+                        "", None))
         for kind, (with_10, with_10k) in (("exact last_user", results[3]), ("last_user contains", results[4])):
             ratio = median_ratio([s.p50 for s in with_10], [s.p50 for s in with_10k])
             rows.append(Row(f"matching, {kind}: p50, 10,000 fixtures / 10 (baseline: 10)", _ms(with_10, "p50"),

@@ -1,4 +1,4 @@
-"""The benchmark's Python load generator counts right, and `serve --workers 2` serves."""
+"""The benchmark's load generators count right and send what they are given, and `serve --workers 2` serves."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
-from benchmarks import loadgen, payloads, servers
+from benchmarks import drivers, loadgen, payloads, servers
 
 
 class _Counting(BaseHTTPRequestHandler):
@@ -23,12 +24,14 @@ class _Counting(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     seen = 0
+    bodies: ClassVar[list[bytes]] = []  # what the handlers read, in order
     lock = threading.Lock()
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers["Content-Length"]))
+        body = self.rfile.read(int(self.headers["Content-Length"]))
         with _Counting.lock:
             _Counting.seen += 1
+            _Counting.bodies.append(body)
         if self.path == "/stream":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
@@ -50,6 +53,7 @@ class _Counting(BaseHTTPRequestHandler):
 def tiny_server() -> Iterator[tuple[str, int]]:
     """A threaded HTTP/1.1 server on a free loopback port that counts the requests it reads."""
     _Counting.seen = 0
+    _Counting.bodies = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -72,6 +76,30 @@ def test_the_load_generator_counts_sse_events_of_chunked_replies(tiny_server: tu
         tiny_server, loadgen.post("/stream", b"{}"), connections=3, max_requests=10, duration=60, count_events=True
     )
     assert (result.requests, result.events, _Counting.seen) == (10, 30, 10)
+
+
+def test_the_load_generator_sends_several_requests_in_turn(tiny_server: tuple[str, int]) -> None:
+    requests = [loadgen.post("/", b'{"n":%d}' % n) for n in range(3)]
+    result = loadgen.run(tiny_server, requests, connections=2, max_requests=9, duration=60)
+    assert result.requests == 9
+    assert sorted(_Counting.bodies) == sorted([b'{"n":0}', b'{"n":1}', b'{"n":2}'] * 3)
+
+
+@pytest.mark.skipif(drivers.wrk_path() is None, reason="wrk is not installed")
+def test_wrk_sends_several_bodies_in_turn(tiny_server: tuple[str, int]) -> None:
+    bodies = [b'{"n":%d}' % n for n in range(3)]
+    sample = drivers.drive(tiny_server, "/", bodies, 1, use_wrk=True)
+    assert sample.errors == 0
+    counts = [_Counting.bodies.count(body) for body in bodies]
+    assert sum(counts) == _Counting.seen > 30
+    assert max(counts) - min(counts) <= drivers.CONNECTIONS  # in turn: each within a round of the others
+
+
+def test_the_new_conversations_are_all_different_and_as_long_as_the_usual_request() -> None:
+    usual = payloads.encode(payloads.chat_request())
+    conversations = [payloads.encode(body) for body in payloads.new_conversations(1000)]
+    assert len(set(conversations)) == 1000
+    assert {len(body) for body in conversations} == {len(usual)}
 
 
 def _status(port: int) -> int:
