@@ -12,11 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
 
-from benchmarks import drivers, loadgen, payloads, servers
+from benchmarks import drivers, loadgen, payloads, plugin, servers
 
 
 class _Counting(BaseHTTPRequestHandler):
@@ -100,6 +101,38 @@ def test_the_new_conversations_are_all_different_and_as_long_as_the_usual_reques
     conversations = [payloads.encode(body) for body in payloads.new_conversations(1000)]
     assert len(set(conversations)) == 1000
     assert {len(body) for body in conversations} == {len(usual)}
+
+
+_NESTED_FIXTURES = """
+import time
+
+import pytest
+
+
+@pytest.fixture
+def inner():
+    time.sleep(0.2)
+
+
+@pytest.fixture
+def outer(inner):
+    time.sleep(0.3)
+
+
+def test_0(outer):
+    pass
+"""
+
+
+def test_the_plugin_benchmark_times_a_fixture_without_those_it_takes(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "conftest.py").write_text(plugin._TIMING_CONFTEST)
+    (tmp_path / "test_nested.py").write_text(_NESTED_FIXTURES)
+    timings = plugin._timings(tmp_path, "-p", "no:emulator", "-p", "no:faker", "test_nested.py")
+    fixtures = timings["fixtures"]
+    assert 0.3 <= fixtures["outer"] < 0.5  # 0.5 or more would hold inner's 0.2 s
+    assert fixtures["inner"] >= 0.2
+    assert timings["setups"][0] >= 0.5
 
 
 def _status(port: int) -> int:
