@@ -1,9 +1,10 @@
 """A bounded HTTP/1.1 load generator on raw non-blocking sockets (the fallback when wrk is absent).
 
 Closed loop: each keep-alive connection sends the request (or the next of several), waits for
-the whole response, records its latency and sends again, until the duration or the request count runs out. One
-epoll loop, no asyncio and no HTTP library, so the generator costs a few microseconds a
-request; `Result.cpu_share` says how busy it was (near 1.0 would mean it was the bottleneck).
+the whole response, records its latency and sends again, until the duration or the request
+count runs out. One epoll loop, no asyncio and no HTTP library, so the generator costs a few
+microseconds a request; `Result.cpu_share` says how busy it was (near 1.0 would mean it was
+the bottleneck).
 """
 
 from __future__ import annotations
